@@ -1,0 +1,287 @@
+//! `graphmalw build`: reports → graph files (or stdout for one report).
+
+use super::{
+    format_value, handle_label_value, load_settings, GraphArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
+};
+use crate::model::{Analysis, Outcome};
+use crate::pipeline::{build_report, find_reports, Found};
+use crate::settings::Settings;
+use crate::sink::{dot, json, svg, HandleLabel, OutputFormat};
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+#[derive(clap::Args, Debug)]
+pub struct BuildArgs {
+    /// Report files (`report.json`, `*.json.gz`) or directories (searched recursively).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(short, long, value_enum)]
+    pub format: Option<OutputFormat>,
+    /// Directory for one output file per report (needed for several reports).
+    #[arg(short, long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Label handle nodes in DOT/SVG with their address or their full path.
+    #[arg(long, value_enum)]
+    pub handle_label: Option<HandleLabel>,
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+/// What happened to one report.
+enum Done {
+    Built,
+    NoBehaviour,
+    Empty,
+    Failed,
+}
+
+pub fn run(config: Option<&Path>, args: BuildArgs) -> i32 {
+    let mut overrides = Vec::new();
+    args.graph.overrides(&mut overrides);
+    if let Some(f) = args.format {
+        overrides.push(("output.format", format_value(f)));
+    }
+    if let Some(h) = args.handle_label {
+        overrides.push(("output.handle_label", handle_label_value(h)));
+    }
+    let Some(settings) = load_settings(config, &overrides) else {
+        return EXIT_USAGE;
+    };
+
+    let (found, walk_errors) = find_reports(&args.paths);
+    let mut failed = walk_errors.len();
+    for (path, e) in &walk_errors {
+        eprintln!("error: {}: {e}", path.display());
+    }
+    let single = args.paths.len() == 1 && found.len() == 1 && args.paths[0].is_file();
+    match (&args.out, single) {
+        (None, true) => {
+            let code = build_to_stdout(&found[0].path, &settings);
+            return if failed > 0 { EXIT_FAILED } else { code };
+        }
+        (None, false) => {
+            eprintln!("error: --out DIR is needed to build several reports (one output file each)");
+            return EXIT_USAGE;
+        }
+        (Some(_), _) => {}
+    }
+    let out_dir = args.out.unwrap_or_default();
+    if let Err(e) = std::fs::create_dir_all(&out_dir) {
+        eprintln!("error: {}: {e}", out_dir.display());
+        return EXIT_USAGE;
+    }
+
+    let counts = build_all(&found, &settings, &out_dir);
+    failed += counts[3];
+    eprintln!(
+        "built {}, no behaviour {}, empty {}, failed {} ({} reports) → {}",
+        counts[0],
+        counts[1],
+        counts[2],
+        failed,
+        found.len(),
+        out_dir.display()
+    );
+    if failed > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
+}
+
+fn build_to_stdout(path: &Path, settings: &Settings) -> i32 {
+    let cfg = settings.graph_config();
+    match build_report(path, &cfg, settings.read_limits()) {
+        Err(e) => {
+            eprintln!("error: {e}");
+            EXIT_FAILED
+        }
+        Ok(analysis) => match &analysis.outcome {
+            Outcome::Built(_) => match render(&analysis, settings) {
+                Ok(bytes) => {
+                    let mut stdout = std::io::stdout().lock();
+                    if let Err(e) = stdout.write_all(&bytes).and_then(|_| stdout.flush()) {
+                        if e.kind() != std::io::ErrorKind::BrokenPipe {
+                            eprintln!("error: writing to stdout: {e}");
+                            return EXIT_FAILED;
+                        }
+                    }
+                    EXIT_OK
+                }
+                Err(e) => {
+                    eprintln!("error: {}: {e:#}", path.display());
+                    EXIT_FAILED
+                }
+            },
+            Outcome::NoBehaviour => {
+                eprintln!("{}: no behaviour (no processes): no graph", path.display());
+                EXIT_OK
+            }
+            Outcome::Empty => {
+                eprintln!(
+                    "{}: empty graph (no call passed the rules): no graph",
+                    path.display()
+                );
+                EXIT_OK
+            }
+        },
+    }
+}
+
+/// Build every report on `settings.jobs()` threads; returns
+/// `[built, no behaviour, empty, failed]`.
+fn build_all(found: &[Found], settings: &Settings, out_dir: &Path) -> [usize; 4] {
+    let cfg = settings.graph_config();
+    let next = AtomicUsize::new(0);
+    let counts = Mutex::new([0usize; 4]);
+    let bar = progress_bar(found.len() as u64);
+    let jobs = settings.jobs().min(found.len().max(1));
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = found.get(i) else { break };
+                let done = match build_report(&item.path, &cfg, settings.read_limits()) {
+                    Err(e) => {
+                        bar.suspend(|| eprintln!("error: {e}"));
+                        Done::Failed
+                    }
+                    Ok(analysis) => match &analysis.outcome {
+                        Outcome::NoBehaviour => Done::NoBehaviour,
+                        Outcome::Empty => Done::Empty,
+                        Outcome::Built(_) => {
+                            match write_output(&analysis, settings, out_dir, &item.relative) {
+                                Ok(()) => Done::Built,
+                                Err(e) => {
+                                    bar.suspend(|| {
+                                        eprintln!("error: {}: {e:#}", item.path.display())
+                                    });
+                                    Done::Failed
+                                }
+                            }
+                        }
+                    },
+                };
+                let slot = match done {
+                    Done::Built => 0,
+                    Done::NoBehaviour => 1,
+                    Done::Empty => 2,
+                    Done::Failed => 3,
+                };
+                if let Ok(mut c) = counts.lock() {
+                    c[slot] += 1;
+                }
+                bar.inc(1);
+            });
+        }
+    });
+    bar.finish_and_clear();
+    counts.into_inner().unwrap_or_default()
+}
+
+fn progress_bar(len: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() || len < 2 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} building [{bar:30}] {pos}/{len} reports {per_sec} eta {eta}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
+/// The output file for a report: its relative path under `out`, with the
+/// `.json`/`.json.gz` suffix replaced.
+pub fn output_path(out: &Path, relative: &Path, format: OutputFormat) -> PathBuf {
+    let name = relative
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lower = name.to_ascii_lowercase();
+    let stem_len = ["json.gz", "json", "gz"]
+        .iter()
+        .find(|s| lower.ends_with(&format!(".{s}")))
+        .map(|s| name.len() - s.len() - 1)
+        .unwrap_or(name.len());
+    let ext = match format {
+        OutputFormat::Json => "graph.json",
+        OutputFormat::Dot => "dot",
+        OutputFormat::Svg => "svg",
+    };
+    let file = format!("{}.{ext}", &name[..stem_len]);
+    match relative.parent() {
+        Some(p) => out.join(p).join(file),
+        None => out.join(file),
+    }
+}
+
+fn write_output(
+    analysis: &Analysis,
+    settings: &Settings,
+    out_dir: &Path,
+    relative: &Path,
+) -> Result<()> {
+    let bytes = render(analysis, settings)?;
+    let path = output_path(out_dir, relative, settings.output.format);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The bytes of one graph in the configured format.
+pub fn render(analysis: &Analysis, settings: &Settings) -> Result<Vec<u8>> {
+    let Some(graph) = analysis.graph() else {
+        return Ok(Vec::new());
+    };
+    let mut buf = Vec::new();
+    match settings.output.format {
+        OutputFormat::Json => json::write_graph(&mut buf, analysis, graph)?,
+        OutputFormat::Dot => dot::write_dot(
+            &mut buf,
+            graph,
+            settings.output.handle_label,
+            &analysis.meta.report,
+        )?,
+        OutputFormat::Svg => {
+            dot::write_dot(
+                &mut buf,
+                graph,
+                settings.output.handle_label,
+                &analysis.meta.report,
+            )?;
+            buf = svg::render_svg(&buf)?;
+        }
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_names_replace_the_report_suffix_and_keep_subfolders() {
+        let out = Path::new("out");
+        assert_eq!(
+            output_path(out, Path::new("a/r.json.gz"), OutputFormat::Json),
+            Path::new("out/a/r.graph.json")
+        );
+        assert_eq!(
+            output_path(out, Path::new("r.json"), OutputFormat::Dot),
+            Path::new("out/r.dot")
+        );
+        assert_eq!(
+            output_path(out, Path::new("report"), OutputFormat::Svg),
+            Path::new("out/report.svg")
+        );
+    }
+}

@@ -1,0 +1,157 @@
+//! The command line: argument parsing, logging set-up, and one module per
+//! command. Commands return an exit code; only this layer prints errors.
+
+mod build;
+mod config_show;
+
+use crate::settings::Settings;
+use crate::sink::{HandleLabel, OutputFormat};
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use tracing_subscriber::EnvFilter;
+
+/// Exit codes.
+pub const EXIT_OK: i32 = 0;
+/// Some input failed; the rest was processed.
+pub const EXIT_FAILED: i32 = 1;
+/// Bad usage or settings: nothing was processed.
+pub const EXIT_USAGE: i32 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "graphmalw",
+    version,
+    about = "Sandbox reports (Cuckoo 2.x, CAPEv2) → behaviour graphs → Neo4j"
+)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Settings file (default: ./graphmalw.toml when present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Build one behaviour graph per report, as JSON, DOT or SVG.
+    Build(build::BuildArgs),
+    /// Show settings.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigAction {
+    /// Print the effective settings (defaults, file, environment) as TOML.
+    Show,
+}
+
+/// Graph options shared by every command that builds graphs.
+#[derive(clap::Args, Debug, Default)]
+pub struct GraphArgs {
+    /// Do not emit api-api sequence edges (rule S1).
+    #[arg(long)]
+    pub no_sequence_edges: bool,
+    /// Call categories that count (rule C1), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "CAT,...")]
+    pub categories: Option<Vec<String>>,
+    /// Module strings ignored by loader calls (rule M1), comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "MOD,...")]
+    pub ignore_modules: Option<Vec<String>>,
+    /// Worker threads (default: one per core).
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<usize>,
+}
+
+impl GraphArgs {
+    fn overrides(&self, out: &mut Vec<(&'static str, config::Value)>) {
+        if self.no_sequence_edges {
+            out.push(("graph.sequence_edges", false.into()));
+        }
+        if let Some(c) = &self.categories {
+            out.push(("graph.categories", c.clone().into()));
+        }
+        if let Some(m) = &self.ignore_modules {
+            out.push(("graph.ignore_modules", m.clone().into()));
+        }
+        if let Some(j) = self.jobs {
+            out.push(("jobs", (j as u64).into()));
+        }
+    }
+}
+
+fn format_value(f: OutputFormat) -> config::Value {
+    match f {
+        OutputFormat::Json => "json",
+        OutputFormat::Dot => "dot",
+        OutputFormat::Svg => "svg",
+    }
+    .into()
+}
+
+fn handle_label_value(h: HandleLabel) -> config::Value {
+    match h {
+        HandleLabel::Address => "address",
+        HandleLabel::Path => "path",
+    }
+    .into()
+}
+
+/// Parse the command line, run the command, return the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    init_logging(cli.verbose, cli.quiet);
+    run(cli)
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        (_, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "graphmalw={level},{}",
+            if verbose >= 3 { "info" } else { "warn" }
+        ))
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .try_init();
+}
+
+fn load_settings(
+    cli_config: Option<&std::path::Path>,
+    overrides: &[(&'static str, config::Value)],
+) -> Option<Settings> {
+    match Settings::load(cli_config, overrides) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            None
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> i32 {
+    match cli.command {
+        Command::Build(args) => build::run(cli.config.as_deref(), args),
+        Command::Config {
+            action: ConfigAction::Show,
+        } => config_show::run(cli.config.as_deref()),
+    }
+}

@@ -1,0 +1,40 @@
+//! The behaviour graph: node and edge types of the spec, and the pure builder
+//! that turns normalised calls into a graph.
+//!
+//! Nothing here does I/O. The builder is a [`CallSink`](crate::report::CallSink):
+//! the report parser pushes calls into it, and [`GraphBuilder::finish`]
+//! returns the [`Graph`] with nodes and edges in first-insertion order.
+
+mod builder;
+mod graph;
+
+pub use builder::{GraphBuilder, GraphConfig};
+pub use graph::{Edge, EdgeKind, Graph, Node, NodeKind, NodeProps};
+
+use crate::report::ReportMeta;
+
+/// The result of building one report (spec sections 1 and G1).
+#[derive(Debug)]
+pub enum Outcome {
+    Built(Graph),
+    /// No `behavior` key, or no processes.
+    NoBehaviour,
+    /// Processes, but no node survived the rules (G1).
+    Empty,
+}
+
+/// One analysed report: what it says about itself, and its graph.
+#[derive(Debug)]
+pub struct Analysis {
+    pub meta: ReportMeta,
+    pub outcome: Outcome,
+}
+
+impl Analysis {
+    pub fn graph(&self) -> Option<&Graph> {
+        match &self.outcome {
+            Outcome::Built(g) => Some(g),
+            _ => None,
+        }
+    }
+}

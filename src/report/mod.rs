@@ -1,0 +1,124 @@
+//! Reading sandbox reports: bytes on disk → typed, normalised calls.
+//!
+//! This module owns everything that knows what a Cuckoo 2.x or CAPEv2
+//! `report.json` looks like. It reads a file (plain or gzip), hashes its bytes
+//! for the analysis id, and deserializes it *straight into typed values*: the
+//! call lists are never held as a generic JSON tree, and every part of the
+//! report the graph does not use (static analysis, strings, memory dumps…) is
+//! skipped by serde without being built. Calls are handed one by one to a
+//! [`CallSink`] (the graph builder) as they are parsed, so memory follows the
+//! graph, not the report.
+//!
+//! It is not for graph rules: nothing here decides what becomes a node.
+
+mod cape;
+mod iocs;
+mod parse;
+mod read;
+
+pub use iocs::{Dropped, Iocs, Signature};
+pub use read::{read_report, ReadLimits, ReportError};
+
+use serde_json::Value;
+
+/// The two argument schemas of spec section 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// Cuckoo 2.x: arguments as an object, Cuckoo names.
+    Cuckoo,
+    /// CAPEv2, Cuckoo 1.x and cuckoo-modified: arguments as a name/value list.
+    Cape,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Cuckoo => "cuckoo",
+            Format::Cape => "cape",
+        }
+    }
+}
+
+/// One entry of `behavior.processes`, without its calls.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProcessInfo {
+    pub pid: i64,
+    pub ppid: Option<i64>,
+    pub name: Option<String>,
+    /// `process_path` (Cuckoo) or `module_path` (CAPE); `None` when absent.
+    pub path: Option<String>,
+}
+
+/// One API call, normalised to Cuckoo names (spec section 1).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    pub api: String,
+    pub category: String,
+    /// Arguments in report order, names normalised, first occurrence of a name wins.
+    pub args: Vec<(String, Value)>,
+    /// Rule C2: `last_error > 0`, or CAPE's `status: false`.
+    pub failed: bool,
+    /// Every other field of the call except its time (and CAPE's `id`), kept
+    /// only so that rule C3 can compare a call with the previous one.
+    pub rest: Vec<(String, Value)>,
+}
+
+impl Call {
+    pub fn arg(&self, name: &str) -> Option<&Value> {
+        self.args.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+}
+
+/// Receives the behaviour of a report as it is parsed.
+///
+/// `begin_process` is called for every listed process (even one without
+/// calls), then `call` for each of its calls in order, then `end_process`.
+/// An `Err` from `call` aborts the report with that message at the call's
+/// place in the JSON.
+pub trait CallSink {
+    fn begin_process(&mut self, process: &ProcessInfo);
+    fn call(&mut self, call: Call) -> Result<(), String>;
+    fn end_process(&mut self);
+}
+
+/// What the report says about the analysed file (`target.file`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SampleInfo {
+    pub sha256: Option<String>,
+    pub name: Option<String>,
+    pub size: Option<u64>,
+    #[serde(rename = "type")]
+    pub file_type: Option<String>,
+    #[serde(skip)]
+    pub md5: Option<String>,
+    #[serde(skip)]
+    pub sha1: Option<String>,
+}
+
+/// Everything a report yields besides its calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportMeta {
+    /// SHA-256 of the file's bytes as stored (compressed bytes for `.json.gz`).
+    pub id: String,
+    /// The file name, without directories.
+    pub report: String,
+    /// Size of the file as stored, in bytes.
+    pub stored_bytes: u64,
+    /// `None` when the report has no processes (then there is no graph).
+    pub format: Option<Format>,
+    pub has_behavior: bool,
+    pub processes: usize,
+    pub sample: SampleInfo,
+    pub info: AnalysisInfo,
+    pub iocs: Iocs,
+}
+
+/// `info` section fields kept on the `:Analysis` node.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnalysisInfo {
+    pub version: Option<String>,
+    pub task_id: Option<i64>,
+    pub started: Option<String>,
+    pub score: Option<f64>,
+}
