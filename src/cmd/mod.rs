@@ -3,6 +3,7 @@
 
 mod build;
 mod config_show;
+mod ingest;
 
 use crate::settings::Settings;
 use crate::sink::{HandleLabel, OutputFormat};
@@ -41,6 +42,8 @@ pub struct Cli {
 pub enum Command {
     /// Build one behaviour graph per report, as JSON, DOT or SVG.
     Build(build::BuildArgs),
+    /// Build graphs in parallel and write them into Neo4j (batched, idempotent).
+    Ingest(ingest::IngestArgs),
     /// Show settings.
     Config {
         #[command(subcommand)]
@@ -150,6 +153,7 @@ fn load_settings(
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Build(args) => build::run(cli.config.as_deref(), args),
+        Command::Ingest(args) => ingest::run(cli.config.as_deref(), args),
         Command::Config {
             action: ConfigAction::Show,
         } => config_show::run(cli.config.as_deref()),

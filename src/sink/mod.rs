@@ -3,6 +3,7 @@
 
 pub mod dot;
 pub mod json;
+pub mod neo4j;
 pub mod svg;
 
 /// The file formats of `graphmalw build`.

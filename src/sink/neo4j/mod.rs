@@ -1,0 +1,393 @@
+//! The Neo4j sink: schema set-up, batched `UNWIND … MERGE` writes with
+//! retries, and the completion protocol of `docs/neo4j-model.md`.
+//!
+//! Roles, as in every sink: [`schema`] (labels, types, statements),
+//! [`rows`] (analysis → parameter rows), [`retry`] (the retry decision),
+//! and [`Neo4jSink`] here (the connection and the write protocol).
+
+pub mod retry;
+pub mod rows;
+pub mod schema;
+
+use crate::settings::{IngestSettings, Neo4jSettings};
+use neo4rs::{BoltList, BoltMap, BoltNull, BoltString, BoltType, ConfigBuilder, Graph, Query};
+use rows::{Prop, Row, Rows};
+use schema::Label;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+/// A database failure, already phrased for the user (never with the password).
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot connect to {uri}: {reason}")]
+    Connect { uri: String, reason: String },
+    #[error("{what}: {source}")]
+    Query { what: String, source: neo4rs::Error },
+    #[error("{what}: gave up after {attempts} attempts over {secs}s; last error: {last}")]
+    GaveUp {
+        what: String,
+        attempts: u32,
+        secs: u64,
+        last: String,
+    },
+}
+
+pub struct Neo4jSink {
+    graph: Graph,
+    database: String,
+    batch_size: usize,
+    retry_for: Duration,
+    batch_timeout: Duration,
+}
+
+/// What a write sent.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Written {
+    pub nodes: u64,
+    pub rels: u64,
+}
+
+fn bolt(p: &Prop) -> BoltType {
+    match p {
+        Prop::Null => BoltType::Null(BoltNull),
+        Prop::Int(i) => BoltType::from(*i),
+        Prop::Float(f) => BoltType::from(*f),
+        Prop::Str(s) => BoltType::from(s.as_str()),
+        Prop::List(items) => {
+            let mut l = BoltList::with_capacity(items.len());
+            for s in items {
+                l.push(BoltType::from(s.as_str()));
+            }
+            BoltType::List(l)
+        }
+    }
+}
+
+/// A JSON parameter value as a Bolt value (numbers as integers when whole).
+pub fn json_to_bolt(v: &serde_json::Value) -> BoltType {
+    use serde_json::Value;
+    match v {
+        Value::Null => BoltType::Null(BoltNull),
+        Value::Bool(b) => BoltType::from(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => BoltType::from(i),
+            None => BoltType::from(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => BoltType::from(s.as_str()),
+        Value::Array(items) => {
+            let mut l = BoltList::with_capacity(items.len());
+            for i in items {
+                l.push(json_to_bolt(i));
+            }
+            BoltType::List(l)
+        }
+        Value::Object(map) => {
+            let mut m = BoltMap::with_capacity(map.len());
+            for (k, v) in map {
+                m.put(BoltString::new(k), json_to_bolt(v));
+            }
+            BoltType::Map(m)
+        }
+    }
+}
+
+fn bolt_rows(rows: &[Row]) -> BoltType {
+    let mut list = BoltList::with_capacity(rows.len());
+    for row in rows {
+        let mut m = BoltMap::with_capacity(row.len());
+        for (k, v) in row {
+            m.put(BoltString::new(k), bolt(v));
+        }
+        list.push(BoltType::Map(m));
+    }
+    BoltType::List(list)
+}
+
+/// A readable description of a connection failure.
+fn connect_reason(e: &neo4rs::Error) -> String {
+    match e {
+        neo4rs::Error::AuthenticationError(m) => {
+            format!("authentication failed ({m}); check the user and password")
+        }
+        neo4rs::Error::Neo4j(n) if n.code() == "Neo.ClientError.Security.Unauthorized" => {
+            "authentication failed; check the user and password".into()
+        }
+        neo4rs::Error::Neo4j(n) if n.code() == "Neo.ClientError.Database.DatabaseNotFound" => {
+            format!("database not found ({})", n.message())
+        }
+        neo4rs::Error::IOError { detail }
+            if detail.kind() == std::io::ErrorKind::ConnectionRefused =>
+        {
+            "connection refused: is the server running and listening for Bolt there?".into()
+        }
+        neo4rs::Error::UnsupportedVersion(_)
+        | neo4rs::Error::UnexpectedMessage(_)
+        | neo4rs::Error::UnknownMessage(_) => {
+            format!("the server did not answer as a Bolt server ({e})")
+        }
+        other => other.to_string(),
+    }
+}
+
+impl Neo4jSink {
+    /// Connect and check the credentials and database with a trivial query.
+    pub async fn connect(
+        neo: &Neo4jSettings,
+        ingest: &IngestSettings,
+    ) -> Result<Neo4jSink, DbError> {
+        let fail = |reason: String| DbError::Connect {
+            uri: neo.uri.clone(),
+            reason,
+        };
+        let config = ConfigBuilder::default()
+            .uri(neo.uri.as_str())
+            .user(neo.user.as_str())
+            .password(neo.password.expose())
+            .db(neo.database.as_str())
+            .max_connections(4)
+            .fetch_size(1000)
+            .build()
+            .map_err(|e| fail(e.to_string()))?;
+        let timeout = Duration::from_secs(neo.connect_timeout_secs.max(1));
+        let graph = match tokio::time::timeout(timeout, Graph::connect(config)).await {
+            Err(_) => {
+                return Err(fail(format!(
+                    "no answer within {}s (is it a Bolt server?)",
+                    timeout.as_secs()
+                )))
+            }
+            Ok(Err(e)) => return Err(fail(connect_reason(&e))),
+            Ok(Ok(g)) => g,
+        };
+        let sink = Neo4jSink {
+            graph,
+            database: neo.database.clone(),
+            batch_size: ingest.batch_size.max(1),
+            retry_for: Duration::from_secs(ingest.retry_secs),
+            batch_timeout: Duration::from_secs(ingest.batch_timeout_secs.max(1)),
+        };
+        let ping = async {
+            let mut txn = sink.graph.start_txn_on(sink.database.as_str()).await?;
+            let mut rows = txn.execute(neo4rs::query("RETURN 1 AS ok")).await?;
+            while rows.next(txn.handle()).await?.is_some() {}
+            txn.commit().await
+        };
+        match tokio::time::timeout(timeout, ping).await {
+            Err(_) => Err(fail(format!(
+                "no answer within {}s (is it a Bolt server?)",
+                timeout.as_secs()
+            ))),
+            Ok(Err(e)) => Err(fail(connect_reason(&e))),
+            Ok(Ok(())) => Ok(sink),
+        }
+    }
+
+    /// Run one statement in its own transaction, retrying transient failures.
+    async fn run(&self, what: &str, make: impl Fn() -> Query) -> Result<(), DbError> {
+        self.with_retry(what, || async {
+            let mut txn = self.graph.start_txn_on(self.database.as_str()).await?;
+            txn.run(make()).await?;
+            txn.commit().await
+        })
+        .await
+    }
+
+    /// Run a read and collect one column of strings/bools per row.
+    async fn fetch<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        make: impl Fn() -> Query,
+    ) -> Result<Vec<T>, DbError> {
+        self.with_retry(what, || async {
+            let mut txn = self.graph.start_txn_on(self.database.as_str()).await?;
+            let mut stream = txn.execute(make()).await?;
+            let mut out = Vec::new();
+            while let Some(row) = stream.next(txn.handle()).await? {
+                out.push(row.to::<T>().map_err(neo4rs::Error::DeserializationError)?);
+            }
+            txn.commit().await?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn with_retry<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T, DbError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, neo4rs::Error>>,
+    {
+        let start = Instant::now();
+        let mut n: u32 = 0;
+        loop {
+            n += 1;
+            let last = match tokio::time::timeout(self.batch_timeout, attempt()).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e)) if !retry::is_retriable(&e) => {
+                    return Err(DbError::Query {
+                        what: what.into(),
+                        source: e,
+                    })
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no answer within {}s", self.batch_timeout.as_secs()),
+            };
+            let wait = retry::backoff(n - 1);
+            if start.elapsed() + wait > self.retry_for {
+                return Err(DbError::GaveUp {
+                    what: what.into(),
+                    attempts: n,
+                    secs: start.elapsed().as_secs(),
+                    last,
+                });
+            }
+            tracing::warn!(
+                "{what}: {last}; retrying in {} ms (attempt {n})",
+                wait.as_millis()
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Constraints and indexes of the model (`IF NOT EXISTS`).
+    pub async fn ensure_schema(&self) -> Result<(), DbError> {
+        for stmt in schema::schema_statements() {
+            self.run("creating the schema", || Query::new(stmt.clone()))
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Ids of the analyses already complete in the database.
+    pub async fn complete_analyses(&self) -> Result<HashSet<String>, DbError> {
+        #[derive(serde::Deserialize)]
+        struct R {
+            id: String,
+        }
+        let rows: Vec<R> = self
+            .fetch("reading complete analyses", || {
+                Query::new("MATCH (a:Analysis) WHERE a.complete = true RETURN a.id AS id".into())
+            })
+            .await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
+    /// Of these ids, the ones that already have an `:Analysis` node.
+    pub async fn existing_analyses(&self, ids: &[String]) -> Result<HashSet<String>, DbError> {
+        #[derive(serde::Deserialize)]
+        struct R {
+            id: String,
+        }
+        let list: Vec<BoltType> = ids.iter().map(|i| BoltType::from(i.as_str())).collect();
+        let rows: Vec<R> = self
+            .fetch("reading analyses", || {
+                Query::new("UNWIND $ids AS id MATCH (a:Analysis {id: id}) RETURN a.id AS id".into())
+                    .param("ids", list.clone())
+            })
+            .await?;
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+
+    /// Remove what earlier runs wrote for these analyses (behaviour nodes and
+    /// the analysis's own relationships), so they are written from scratch.
+    pub async fn clear_analyses(&self, ids: &[String]) -> Result<(), DbError> {
+        let list: Vec<BoltType> = ids.iter().map(|i| BoltType::from(i.as_str())).collect();
+        for label in Label::BEHAVIOUR {
+            #[derive(serde::Deserialize)]
+            struct R {
+                n: i64,
+            }
+            let stmt = format!(
+                "UNWIND $ids AS id MATCH (x:{} {{analysis: id}}) WITH x LIMIT 10000 DETACH DELETE x RETURN count(*) AS n",
+                label.name()
+            );
+            loop {
+                let r: Vec<R> = self
+                    .fetch("clearing an earlier partial write", || {
+                        Query::new(stmt.clone()).param("ids", list.clone())
+                    })
+                    .await?;
+                if r.first().map_or(0, |r| r.n) == 0 {
+                    break;
+                }
+            }
+        }
+        self.run("clearing an earlier partial write", || {
+            Query::new("UNWIND $ids AS id MATCH (a:Analysis {id: id})-[r]->() DELETE r".into())
+                .param("ids", list.clone())
+        })
+        .await
+    }
+
+    /// Write all rows: node statements first, then relationships, each in
+    /// chunks of at most `batch_size` rows, one transaction per chunk.
+    pub async fn write(
+        &self,
+        rows: &Rows,
+        mut progress: impl FnMut(Written),
+    ) -> Result<Written, DbError> {
+        let mut total = Written::default();
+        for (label, list) in &rows.nodes {
+            let stmt = label.merge_statement();
+            for chunk in list.chunks(self.batch_size) {
+                let what = format!("writing {} :{} nodes", chunk.len(), label.name());
+                self.run(&what, || {
+                    Query::new(stmt.clone()).param("rows", bolt_rows(chunk))
+                })
+                .await?;
+                let w = Written {
+                    nodes: chunk.len() as u64,
+                    rels: 0,
+                };
+                total.nodes += w.nodes;
+                progress(w);
+            }
+        }
+        for (rel, list) in &rows.rels {
+            let stmt = rel.merge_statement();
+            for chunk in list.chunks(self.batch_size) {
+                let what = format!("writing {} :{} relationships", chunk.len(), rel.type_name());
+                self.run(&what, || {
+                    Query::new(stmt.clone()).param("rows", bolt_rows(chunk))
+                })
+                .await?;
+                let w = Written {
+                    nodes: 0,
+                    rels: chunk.len() as u64,
+                };
+                total.rels += w.rels;
+                progress(w);
+            }
+        }
+        Ok(total)
+    }
+
+    /// The protocol's last step: these analyses are complete.
+    pub async fn mark_complete(&self, ids: &[String]) -> Result<(), DbError> {
+        let list: Vec<BoltType> = ids.iter().map(|i| BoltType::from(i.as_str())).collect();
+        self.run("marking analyses complete", || {
+            Query::new("UNWIND $ids AS id MATCH (a:Analysis {id: id}) SET a.complete = true".into())
+                .param("ids", list.clone())
+        })
+        .await
+    }
+
+    /// Run a read-only query with parameters and return its rows as JSON objects.
+    pub async fn query_rows(
+        &self,
+        cypher: &str,
+        params: &HashMap<String, serde_json::Value>,
+    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, DbError> {
+        let bolt_params: Vec<(String, BoltType)> = params
+            .iter()
+            .map(|(k, v)| (k.clone(), json_to_bolt(v)))
+            .collect();
+        self.fetch("running the query", || {
+            let mut q = Query::new(cypher.to_owned());
+            for (k, v) in &bolt_params {
+                q = q.param(k, v.clone());
+            }
+            q
+        })
+        .await
+    }
+}

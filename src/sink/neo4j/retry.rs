@@ -1,0 +1,141 @@
+//! The retry decision: which database errors are transient, and the
+//! backoff between attempts. Kept apart so it is tested on its own.
+
+use std::time::Duration;
+
+/// Is an error worth another attempt of the same batch?
+///
+/// Yes: lost or reset connections, timeouts, Neo4j's `TransientError`
+/// class (deadlocks, leader switches, "database unavailable"), a cluster
+/// member that is not the leader, a uniqueness race between two writers
+/// (the retried MERGE then finds the node), and ArcadeDB's concurrency
+/// conflicts. No: authentication, unknown database, syntax and every other
+/// client error: retrying would only repeat them.
+pub fn is_retriable(err: &neo4rs::Error) -> bool {
+    match err {
+        neo4rs::Error::IOError { .. } | neo4rs::Error::ConnectionError => true,
+        neo4rs::Error::Neo4j(e) => is_retriable_code(e.code(), e.message()),
+        // The server closed or garbled the stream mid-response.
+        neo4rs::Error::UnexpectedMessage(m) => is_connection_message(m),
+        _ => false,
+    }
+}
+
+/// The classification by Neo4j status code and message.
+pub fn is_retriable_code(code: &str, message: &str) -> bool {
+    if code.starts_with("Neo.TransientError.") {
+        // Neo4j itself says these two are final (the transaction was stopped on purpose).
+        return !matches!(
+            code,
+            "Neo.TransientError.Transaction.Terminated"
+                | "Neo.TransientError.Transaction.LockClientStopped"
+        );
+    }
+    match code {
+        "Neo.ClientError.Cluster.NotALeader"
+        | "Neo.ClientError.General.ForbiddenOnReadOnlyDatabase"
+        | "Neo.ClientError.Schema.ConstraintValidationFailed" => true,
+        "Neo.ClientError.Security.Unauthorized"
+        | "Neo.ClientError.Database.DatabaseNotFound"
+        | "Neo.ClientError.Statement.SyntaxError" => false,
+        _ => {
+            let m = message.to_ascii_lowercase();
+            // ArcadeDB reports MVCC conflicts and duplicate keys of a concurrent
+            // writer as database errors with these exception names.
+            [
+                "concurrentmodification",
+                "needretry",
+                "duplicatedkey",
+                "deadlock",
+                "timeout",
+                "database unavailable",
+            ]
+            .iter()
+            .any(|w| m.contains(w))
+        }
+    }
+}
+
+fn is_connection_message(m: &str) -> bool {
+    let m = m.to_ascii_lowercase();
+    m.contains("connection") || m.contains("reset") || m.contains("broken pipe")
+}
+
+/// Exponential backoff: 100 ms doubling to at most 5 s per wait.
+pub fn backoff(attempt: u32) -> Duration {
+    let ms = 100u64.saturating_mul(1 << attempt.min(6));
+    Duration::from_millis(ms.min(5_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transient_and_concurrency_errors_are_retried() {
+        assert!(is_retriable_code(
+            "Neo.TransientError.Transaction.DeadlockDetected",
+            ""
+        ));
+        assert!(is_retriable_code(
+            "Neo.TransientError.General.DatabaseUnavailable",
+            ""
+        ));
+        assert!(is_retriable_code("Neo.ClientError.Cluster.NotALeader", ""));
+        assert!(is_retriable_code(
+            "Neo.ClientError.Schema.ConstraintValidationFailed",
+            "already exists"
+        ));
+        assert!(is_retriable_code(
+            "Neo.DatabaseError.General.UnknownError",
+            "com.arcadedb.exception.ConcurrentModificationException: Concurrent modification on page"
+        ));
+        assert!(is_retriable_code(
+            "Neo.DatabaseError.General.UnknownError",
+            "DuplicatedKeyException: Duplicated key"
+        ));
+    }
+
+    #[test]
+    fn permanent_errors_are_not_retried() {
+        assert!(!is_retriable_code(
+            "Neo.ClientError.Security.Unauthorized",
+            "timeout"
+        ));
+        assert!(!is_retriable_code(
+            "Neo.ClientError.Database.DatabaseNotFound",
+            ""
+        ));
+        assert!(!is_retriable_code(
+            "Neo.ClientError.Statement.SyntaxError",
+            "Invalid input"
+        ));
+        assert!(!is_retriable_code(
+            "Neo.TransientError.Transaction.Terminated",
+            ""
+        ));
+        assert!(!is_retriable_code(
+            "Neo.DatabaseError.General.UnknownError",
+            "NullPointerException"
+        ));
+    }
+
+    #[test]
+    fn lost_connections_are_retried() {
+        let reset = neo4rs::Error::IOError {
+            detail: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        };
+        assert!(is_retriable(&reset));
+        assert!(is_retriable(&neo4rs::Error::ConnectionError));
+        assert!(!is_retriable(&neo4rs::Error::AuthenticationError(
+            "bad credentials".into()
+        )));
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(0), Duration::from_millis(100));
+        assert_eq!(backoff(3), Duration::from_millis(800));
+        assert_eq!(backoff(30), Duration::from_millis(5_000));
+    }
+}

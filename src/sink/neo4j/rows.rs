@@ -1,0 +1,324 @@
+//! One analysis → the parameter rows of every statement in the model.
+//!
+//! Pure: no database here, so the rows can be counted for `--dry-run`,
+//! compared with `build --format json`, and tested byte for byte.
+
+use super::schema::{Label, Rel};
+use crate::model::{Analysis, Graph, NodeProps};
+use std::collections::{BTreeMap, HashSet};
+
+/// Indexed keys longer than this are cut: Neo4j refuses index entries over
+/// about 8 KB, and no real path or name comes close.
+pub const MAX_KEY_BYTES: usize = 4000;
+
+/// Marker appended to a value that was cut.
+pub const TRUNCATION_MARKER: &str = "…[truncated]";
+
+/// A property value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Prop {
+    Null,
+    Int(i64),
+    Float(f64),
+    Str(String),
+    List(Vec<String>),
+}
+
+impl From<Option<String>> for Prop {
+    fn from(v: Option<String>) -> Self {
+        v.map_or(Prop::Null, Prop::Str)
+    }
+}
+
+impl From<Option<i64>> for Prop {
+    fn from(v: Option<i64>) -> Self {
+        v.map_or(Prop::Null, Prop::Int)
+    }
+}
+
+/// One row: property name → value (`uid`/`from`/`to` among them).
+pub type Row = Vec<(&'static str, Prop)>;
+
+/// The rows of one analysis (or of several, after [`Rows::append`]).
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Rows {
+    pub nodes: BTreeMap<Label, Vec<Row>>,
+    pub rels: BTreeMap<Rel, Vec<Row>>,
+    /// Values cut to the configured length.
+    pub truncated: u64,
+}
+
+impl Rows {
+    pub fn node_rows(&self) -> usize {
+        self.nodes.values().map(Vec::len).sum()
+    }
+    pub fn rel_rows(&self) -> usize {
+        self.rels.values().map(Vec::len).sum()
+    }
+    pub fn len(&self) -> usize {
+        self.node_rows() + self.rel_rows()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn append(&mut self, other: Rows) {
+        for (l, mut rows) in other.nodes {
+            self.nodes.entry(l).or_default().append(&mut rows);
+        }
+        for (r, mut rows) in other.rels {
+            self.rels.entry(r).or_default().append(&mut rows);
+        }
+        self.truncated += other.truncated;
+    }
+}
+
+struct Builder {
+    rows: Rows,
+    max_len: usize,
+    seen: HashSet<(Label, String)>,
+}
+
+impl Builder {
+    fn cut(&mut self, s: &str, max: usize) -> String {
+        if s.len() <= max {
+            return s.to_owned();
+        }
+        self.rows.truncated += 1;
+        let mut end = max;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}{TRUNCATION_MARKER}", &s[..end])
+    }
+    fn text(&mut self, s: &str) -> Prop {
+        Prop::Str(self.cut(s, self.max_len))
+    }
+    fn opt_text(&mut self, s: Option<&str>) -> Prop {
+        s.map_or(Prop::Null, |s| self.text(s))
+    }
+    fn key(&mut self, s: &str) -> Prop {
+        Prop::Str(self.cut(s, MAX_KEY_BYTES))
+    }
+    fn node(&mut self, label: Label, row: Row) {
+        self.rows.nodes.entry(label).or_default().push(row);
+    }
+    /// A shared node, once per analysis.
+    fn shared(&mut self, label: Label, key: &str, mut extra: Row) -> Prop {
+        let k = self.key(key);
+        if let Prop::Str(s) = &k {
+            if self.seen.insert((label, s.clone())) {
+                let mut row = vec![(label.key(), k.clone())];
+                row.append(&mut extra);
+                self.node(label, row);
+            }
+        }
+        k
+    }
+    fn rel(&mut self, rel: Rel, from: Prop, to: Prop, mut extra: Row) {
+        let mut row = vec![("from", from), ("to", to)];
+        row.append(&mut extra);
+        self.rows.rels.entry(rel).or_default().push(row);
+    }
+}
+
+/// The `:Dll` name of a module string: lowercased basename, with `.dll`
+/// added when the loader call named it without an extension (as the
+/// Windows loader does), so `KERNEL32` and `kernel32.dll` meet.
+pub fn dll_name(module: &str) -> String {
+    let base = module.rsplit('\\').next().unwrap_or(module).to_lowercase();
+    if base.contains('.') {
+        base
+    } else {
+        format!("{base}.dll")
+    }
+}
+
+/// All rows of one analysis, strings cut at `max_len` bytes.
+pub fn analysis_rows(a: &Analysis, max_len: usize) -> Rows {
+    let mut b = Builder {
+        rows: Rows::default(),
+        max_len,
+        seen: HashSet::new(),
+    };
+    let meta = &a.meta;
+    let id = Prop::Str(meta.id.clone());
+    let (nodes, edges) = a
+        .graph()
+        .map_or((0, 0), |g| (g.nodes.len() as i64, g.edges.len() as i64));
+    let analysis_row = vec![
+        ("id", id.clone()),
+        ("report", b.text(&meta.report)),
+        (
+            "format",
+            meta.format
+                .map_or(Prop::Null, |f| Prop::Str(f.as_str().into())),
+        ),
+        ("task_id", meta.info.task_id.into()),
+        ("started", b.opt_text(meta.info.started.as_deref())),
+        ("score", meta.info.score.map_or(Prop::Null, Prop::Float)),
+        ("nodes", Prop::Int(nodes)),
+        ("edges", Prop::Int(edges)),
+    ];
+    b.node(Label::Analysis, analysis_row);
+
+    let s = &meta.sample;
+    if let Some(sha) = &s.sha256 {
+        let extra = vec![
+            ("name", b.opt_text(s.name.as_deref())),
+            ("size", s.size.and_then(|v| i64::try_from(v).ok()).into()),
+            ("md5", b.opt_text(s.md5.as_deref())),
+            ("sha1", b.opt_text(s.sha1.as_deref())),
+            ("type", b.opt_text(s.file_type.as_deref())),
+        ];
+        let k = b.shared(Label::Sample, sha, extra);
+        b.rel(Rel::OfSample, id.clone(), k, vec![]);
+    }
+
+    if let Some(g) = a.graph() {
+        graph_rows(&mut b, &meta.id, g);
+    }
+
+    let iocs = &meta.iocs;
+    for m in &iocs.mutexes {
+        let k = b.shared(Label::Mutex, m, vec![]);
+        b.rel(Rel::CreatedMutex, id.clone(), k, vec![]);
+    }
+    for ip in &iocs.ips {
+        let k = b.shared(Label::IpAddress, ip, vec![]);
+        b.rel(Rel::ContactedIp, id.clone(), k, vec![]);
+    }
+    for d in &iocs.domains {
+        let dk = b.shared(Label::Domain, &d.domain.to_lowercase(), vec![]);
+        b.rel(Rel::ContactedDomain, id.clone(), dk.clone(), vec![]);
+        if let Some(ip) = &d.ip {
+            let ik = b.shared(Label::IpAddress, ip, vec![]);
+            b.rel(Rel::ResolvesTo, dk, ik, vec![]);
+        }
+    }
+    for sig in &iocs.signatures {
+        let extra = vec![
+            ("description", b.opt_text(sig.description.as_deref())),
+            ("severity", sig.severity.into()),
+            ("attack", Prop::List(sig.attack.clone())),
+        ];
+        let k = b.shared(Label::Signature, &sig.name, extra);
+        b.rel(Rel::Matched, id.clone(), k, vec![]);
+    }
+    for d in &iocs.dropped {
+        // Only the hash: a dropped file's name belongs to the DROPPED relationship.
+        let none = vec![
+            ("name", Prop::Null),
+            ("size", d.size.and_then(|v| i64::try_from(v).ok()).into()),
+            ("md5", Prop::Null),
+            ("sha1", Prop::Null),
+            ("type", Prop::Null),
+        ];
+        let k = b.shared(Label::Sample, &d.sha256, none);
+        let extra = vec![
+            ("name", b.opt_text(d.name.as_deref())),
+            ("path", b.opt_text(d.path.as_deref())),
+            ("type", b.opt_text(d.file_type.as_deref())),
+        ];
+        b.rel(Rel::Dropped, id.clone(), k, extra);
+    }
+    b.rows
+}
+
+fn graph_rows(b: &mut Builder, analysis: &str, g: &Graph) {
+    let uids: Vec<Prop> = g
+        .nodes
+        .iter()
+        .map(|n| b.key(&format!("{analysis}/{}", n.id())))
+        .collect();
+    let an = Prop::Str(analysis.to_owned());
+    for (node, uid) in g.nodes.iter().zip(&uids) {
+        let label = Label::of(node.kind);
+        let mut row: Row = vec![("uid", uid.clone()), ("analysis", an.clone())];
+        match &node.props {
+            NodeProps::Proc { pid, details } => {
+                row.push(("pid", Prop::Int(*pid)));
+                let d = details.as_ref();
+                row.push(("ppid", d.and_then(|d| d.ppid).into()));
+                row.push(("name", b.opt_text(d.and_then(|d| d.name.as_deref()))));
+                row.push(("path", b.opt_text(d.map(|d| d.path.as_str()))));
+                b.node(label, row);
+                b.rel(Rel::HasProcess, an.clone(), uid.clone(), vec![]);
+            }
+            NodeProps::Api {
+                name,
+                api,
+                category,
+            } => {
+                row.push(("name", b.text(name)));
+                row.push(("api", b.text(api)));
+                row.push(("category", b.text(category)));
+                b.node(label, row);
+            }
+            NodeProps::Module { name, address } => {
+                row.push(("name", b.text(name)));
+                row.push(("address", b.opt_text(address.as_deref())));
+                b.node(label, row);
+                let k = b.shared(Label::Dll, &dll_name(name), vec![]);
+                b.rel(Rel::ModuleRefersTo, uid.clone(), k, vec![]);
+            }
+            NodeProps::Handle { address, path, pid } => {
+                row.push(("address", b.text(address)));
+                row.push(("path", b.opt_text(path.as_deref())));
+                row.push(("pid", Prop::Int(*pid)));
+                b.node(label, row);
+                if let Some(p) = path {
+                    let (shared, rel) = match label {
+                        Label::KeyHandle => (Label::RegistryKey, Rel::KeyRefersTo),
+                        _ => (Label::File, Rel::FileRefersTo),
+                    };
+                    let k = b.shared(shared, &p.to_lowercase(), vec![]);
+                    b.rel(rel, uid.clone(), k, vec![]);
+                }
+            }
+        }
+    }
+    for e in &g.edges {
+        let args = serde_json::to_string(&crate::sink::json::Args(&e.args))
+            .unwrap_or_else(|_| "{}".into());
+        let extra = vec![
+            ("count", Prop::Int(e.count as i64)),
+            ("args", b.text(&args)),
+        ];
+        b.rel(
+            Rel::Behaviour(e.kind),
+            uids[e.from].clone(),
+            uids[e.to].clone(),
+            extra,
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dll_names_meet_with_or_without_extension_and_path() {
+        assert_eq!(dll_name("KERNEL32"), "kernel32.dll");
+        assert_eq!(
+            dll_name(r"c:\windows\system32\kernel32.dll"),
+            "kernel32.dll"
+        );
+        assert_eq!(dll_name("wshom.ocx"), "wshom.ocx");
+    }
+
+    #[test]
+    fn long_values_are_cut_at_a_char_boundary_and_counted() {
+        let mut b = Builder {
+            rows: Rows::default(),
+            max_len: 5,
+            seen: HashSet::new(),
+        };
+        assert_eq!(
+            b.text("ab€defgh"),
+            Prop::Str(format!("ab{TRUNCATION_MARKER}"))
+        );
+        assert_eq!(b.text("abc"), Prop::Str("abc".into()));
+        assert_eq!(b.rows.truncated, 1);
+    }
+}
