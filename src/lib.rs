@@ -22,6 +22,7 @@
 pub mod cmd;
 pub mod model;
 pub mod pipeline;
+pub mod queries;
 pub mod report;
 pub mod settings;
 pub mod sink;

@@ -8,11 +8,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 /// Read one report and build its graph.
-pub fn build_report(
-    path: &Path,
-    cfg: &GraphConfig,
-    limits: ReadLimits,
-) -> Result<Analysis, ReportError> {
+pub fn build_report(path: &Path, cfg: &GraphConfig, limits: ReadLimits) -> Result<Analysis, ReportError> {
     let mut builder = GraphBuilder::new(cfg);
     let meta = read_report(path, limits, &mut builder)?;
     let outcome = if !meta.has_behavior || meta.processes == 0 {
@@ -51,10 +47,7 @@ pub fn find_reports(paths: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, io::Error)>
             }
             Ok(_) => found.push(Found {
                 path: root.clone(),
-                relative: root
-                    .file_name()
-                    .map(PathBuf::from)
-                    .unwrap_or_else(|| root.clone()),
+                relative: root.file_name().map(PathBuf::from).unwrap_or_else(|| root.clone()),
             }),
             Err(e) => errors.push((root.clone(), e)),
         }

@@ -113,12 +113,8 @@ impl Default for Settings {
 
 impl Settings {
     /// Layer every source; `overrides` are the command line's `(key, value)` pairs.
-    pub fn load(
-        config_file: Option<&Path>,
-        overrides: &[(&str, config::Value)],
-    ) -> Result<Settings> {
-        let defaults =
-            Config::try_from(&Settings::default()).context("encoding the default settings")?;
+    pub fn load(config_file: Option<&Path>, overrides: &[(&str, config::Value)]) -> Result<Settings> {
+        let defaults = Config::try_from(&Settings::default()).context("encoding the default settings")?;
         let mut b = Config::builder().add_source(defaults);
         b = match config_file {
             Some(path) => b.add_source(File::from(path).format(FileFormat::Toml).required(true)),
@@ -153,10 +149,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<()> {
-        anyhow::ensure!(
-            self.ingest.batch_size > 0,
-            "ingest.batch_size must be at least 1"
-        );
+        anyhow::ensure!(self.ingest.batch_size > 0, "ingest.batch_size must be at least 1");
         anyhow::ensure!(
             self.limits.max_string_len >= 16,
             "limits.max_string_len must be at least 16"
@@ -167,12 +160,7 @@ impl Settings {
     pub fn graph_config(&self) -> GraphConfig {
         GraphConfig {
             categories: self.graph.categories.clone(),
-            ignore_modules: self
-                .graph
-                .ignore_modules
-                .iter()
-                .map(|m| m.to_lowercase())
-                .collect(),
+            ignore_modules: self.graph.ignore_modules.iter().map(|m| m.to_lowercase()).collect(),
             sequence_edges: self.graph.sequence_edges,
         }
     }
@@ -188,9 +176,7 @@ impl Settings {
         if self.jobs > 0 {
             self.jobs
         } else {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
         }
     }
 
@@ -219,11 +205,7 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() {
-            "\"\""
-        } else {
-            "\"********\""
-        })
+        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"********\"" })
     }
 }
 

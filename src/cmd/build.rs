@@ -1,8 +1,6 @@
 //! `graphmalw build`: reports → graph files (or stdout for one report).
 
-use super::{
-    format_value, handle_label_value, load_settings, GraphArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE,
-};
+use super::{format_value, handle_label_value, load_settings, GraphArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::model::{Analysis, Outcome};
 use crate::pipeline::{build_report, find_reports, Found};
 use crate::settings::Settings;
@@ -123,10 +121,7 @@ fn build_to_stdout(path: &Path, settings: &Settings) -> i32 {
                 EXIT_OK
             }
             Outcome::Empty => {
-                eprintln!(
-                    "{}: empty graph (no call passed the rules): no graph",
-                    path.display()
-                );
+                eprintln!("{}: empty graph (no call passed the rules): no graph", path.display());
                 EXIT_OK
             }
         },
@@ -154,17 +149,13 @@ fn build_all(found: &[Found], settings: &Settings, out_dir: &Path) -> [usize; 4]
                     Ok(analysis) => match &analysis.outcome {
                         Outcome::NoBehaviour => Done::NoBehaviour,
                         Outcome::Empty => Done::Empty,
-                        Outcome::Built(_) => {
-                            match write_output(&analysis, settings, out_dir, &item.relative) {
-                                Ok(()) => Done::Built,
-                                Err(e) => {
-                                    bar.suspend(|| {
-                                        eprintln!("error: {}: {e:#}", item.path.display())
-                                    });
-                                    Done::Failed
-                                }
+                        Outcome::Built(_) => match write_output(&analysis, settings, out_dir, &item.relative) {
+                            Ok(()) => Done::Built,
+                            Err(e) => {
+                                bar.suspend(|| eprintln!("error: {}: {e:#}", item.path.display()));
+                                Done::Failed
                             }
-                        }
+                        },
                     },
                 };
                 let slot = match done {
@@ -189,9 +180,9 @@ fn progress_bar(len: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} building [{bar:30}] {pos}/{len} reports {per_sec} eta {eta}",
-    ) {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} building [{bar:30}] {pos}/{len} reports {per_sec} eta {eta}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
@@ -222,17 +213,11 @@ pub fn output_path(out: &Path, relative: &Path, format: OutputFormat) -> PathBuf
     }
 }
 
-fn write_output(
-    analysis: &Analysis,
-    settings: &Settings,
-    out_dir: &Path,
-    relative: &Path,
-) -> Result<()> {
+fn write_output(analysis: &Analysis, settings: &Settings, out_dir: &Path, relative: &Path) -> Result<()> {
     let bytes = render(analysis, settings)?;
     let path = output_path(out_dir, relative, settings.output.format);
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("creating {}", parent.display()))?;
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
     std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
 }
@@ -245,19 +230,9 @@ pub fn render(analysis: &Analysis, settings: &Settings) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     match settings.output.format {
         OutputFormat::Json => json::write_graph(&mut buf, analysis, graph)?,
-        OutputFormat::Dot => dot::write_dot(
-            &mut buf,
-            graph,
-            settings.output.handle_label,
-            &analysis.meta.report,
-        )?,
+        OutputFormat::Dot => dot::write_dot(&mut buf, graph, settings.output.handle_label, &analysis.meta.report)?,
         OutputFormat::Svg => {
-            dot::write_dot(
-                &mut buf,
-                graph,
-                settings.output.handle_label,
-                &analysis.meta.report,
-            )?;
+            dot::write_dot(&mut buf, graph, settings.output.handle_label, &analysis.meta.report)?;
             buf = svg::render_svg(&buf)?;
         }
     }

@@ -91,11 +91,7 @@ impl DbArgs {
 
 /// One built report on its way to the writer.
 enum Item {
-    Ready {
-        id: String,
-        report: PathBuf,
-        rows: Rows,
-    },
+    Ready { id: String, report: PathBuf, rows: Rows },
     Skipped,
     Failed,
 }
@@ -232,8 +228,7 @@ async fn ingest(settings: Settings, args: IngestArgs) -> i32 {
             }
             None => {}
         }
-        let flush_now =
-            !pending.is_empty() && (closed || pending_rows >= batch_size || rx.is_empty());
+        let flush_now = !pending.is_empty() && (closed || pending_rows >= batch_size || rx.is_empty());
         if flush_now && !interrupted {
             let batch = std::mem::take(&mut pending);
             pending_rows = 0;
@@ -264,9 +259,7 @@ async fn ingest(settings: Settings, args: IngestArgs) -> i32 {
     print_summary(&totals, args.dry_run, started.elapsed(), found.len());
     if let Some(e) = fatal {
         eprintln!("error: {e}");
-        eprintln!(
-            "stopped: the database is not usable; run the same command again to write the rest"
-        );
+        eprintln!("stopped: the database is not usable; run the same command again to write the rest");
         return EXIT_FAILED;
     }
     if interrupted {
@@ -422,9 +415,8 @@ fn progress_bar(len: u64) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] [{bar:25}] {pos}/{len} files {msg}",
-    ) {
+    if let Ok(style) = ProgressStyle::with_template("{spinner} [{elapsed_precise}] [{bar:25}] {pos}/{len} files {msg}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar.enable_steady_tick(Duration::from_millis(200));

@@ -4,6 +4,7 @@
 mod build;
 mod config_show;
 mod ingest;
+mod query;
 
 use crate::settings::Settings;
 use crate::sink::{HandleLabel, OutputFormat};
@@ -44,6 +45,11 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Build graphs in parallel and write them into Neo4j (batched, idempotent).
     Ingest(ingest::IngestArgs),
+    /// The shipped hunting queries: list, show, run.
+    Query {
+        #[command(subcommand)]
+        action: query::QueryAction,
+    },
     /// Show settings.
     Config {
         #[command(subcommand)]
@@ -154,6 +160,7 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Build(args) => build::run(cli.config.as_deref(), args),
         Command::Ingest(args) => ingest::run(cli.config.as_deref(), args),
+        Command::Query { action } => query::run(cli.config.as_deref(), action),
         Command::Config {
             action: ConfigAction::Show,
         } => config_show::run(cli.config.as_deref()),

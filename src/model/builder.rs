@@ -23,9 +23,7 @@ pub struct GraphConfig {
 impl Default for GraphConfig {
     fn default() -> Self {
         GraphConfig {
-            categories: ["process", "file", "registry", "system"]
-                .map(String::from)
-                .to_vec(),
+            categories: ["process", "file", "registry", "system"].map(String::from).to_vec(),
             ignore_modules: ["uxtheme", "xmllite"].map(String::from).to_vec(),
             sequence_edges: true,
         }
@@ -128,12 +126,7 @@ impl<'c> GraphBuilder<'c> {
         }
     }
 
-    fn node(
-        &mut self,
-        kind: NodeKind,
-        key: String,
-        make: impl FnOnce() -> NodeProps,
-    ) -> (usize, bool) {
+    fn node(&mut self, kind: NodeKind, key: String, make: impl FnOnce() -> NodeProps) -> (usize, bool) {
         if let Some(&i) = self.nodes.get(&(kind, key.clone())) {
             return (i, false);
         }
@@ -228,11 +221,7 @@ impl<'c> GraphBuilder<'c> {
         let Some(state) = self.current.as_mut() else {
             return;
         };
-        if state
-            .prev
-            .as_ref()
-            .is_some_and(|prev| same_call(prev, &call))
-        {
+        if state.prev.as_ref().is_some_and(|prev| same_call(prev, &call)) {
             return;
         }
         state.prev = Some(call);
@@ -284,10 +273,7 @@ impl<'c> GraphBuilder<'c> {
         }
         // H5: RegCloseKey ends the key-handle lifetime after linking it.
         if call.api == "RegCloseKey" {
-            if let (Some(state), Some(address)) = (
-                self.current.as_mut(),
-                call.arg("key_handle").and_then(address_of),
-            ) {
+            if let (Some(state), Some(address)) = (self.current.as_mut(), call.arg("key_handle").and_then(address_of)) {
                 state.lifetimes.remove(&(HandleKind::Key, address));
             }
         }
@@ -311,14 +297,7 @@ impl<'c> GraphBuilder<'c> {
     }
 
     /// L1 (M1–M3): link a loader call to the module (and process) it reaches.
-    fn link_module(
-        &mut self,
-        call: &Call,
-        api: usize,
-        proc_node: usize,
-        pid: i64,
-        module: &str,
-    ) -> bool {
+    fn link_module(&mut self, call: &Call, api: usize, proc_node: usize, pid: i64, module: &str) -> bool {
         // M1
         if self.cfg.ignore_modules.iter().any(|m| m == module) {
             return false;
@@ -368,11 +347,7 @@ impl<'c> GraphBuilder<'c> {
         };
         let path = path_args
             .iter()
-            .find_map(|a| {
-                call.arg(a)
-                    .and_then(Value::as_str)
-                    .filter(|p| !p.is_empty())
-            })
+            .find_map(|a| call.arg(a).and_then(Value::as_str).filter(|p| !p.is_empty()))
             .map(str::to_owned);
         // N1 on the call's own path, else the address.
         if !passes_n1(path.as_deref().unwrap_or(&address).to_lowercase().as_str()) {
@@ -385,12 +360,10 @@ impl<'c> GraphBuilder<'c> {
         let lower_path = path.as_deref().map(str::to_lowercase).unwrap_or_default();
         let node = if is_null_address(&address) {
             // H3: keyed by the path (N1 guaranteed there is one).
-            let (n, _) = self.node(node_kind, format!("{pid}:|{lower_path}"), || {
-                NodeProps::Handle {
-                    address: address.clone(),
-                    path: path.clone(),
-                    pid,
-                }
+            let (n, _) = self.node(node_kind, format!("{pid}:|{lower_path}"), || NodeProps::Handle {
+                address: address.clone(),
+                path: path.clone(),
+                pid,
             });
             n
         } else {
@@ -402,14 +375,13 @@ impl<'c> GraphBuilder<'c> {
             match open {
                 Some(n) => n,
                 None => {
-                    let (n, _) =
-                        self.node(node_kind, format!("{pid}:{address}|{lower_path}"), || {
-                            NodeProps::Handle {
-                                address: address.clone(),
-                                path: path.clone(),
-                                pid,
-                            }
-                        });
+                    let (n, _) = self.node(node_kind, format!("{pid}:{address}|{lower_path}"), || {
+                        NodeProps::Handle {
+                            address: address.clone(),
+                            path: path.clone(),
+                            pid,
+                        }
+                    });
                     if let Some(state) = self.current.as_mut() {
                         state.lifetimes.insert((kind, address.clone()), n);
                     }
@@ -420,8 +392,7 @@ impl<'c> GraphBuilder<'c> {
         // H1: the node's path is the first one any of its calls carried.
         if let (
             NodeProps::Handle {
-                path: node_path @ None,
-                ..
+                path: node_path @ None, ..
             },
             Some(p),
         ) = (&mut self.graph.nodes[node].props, &path)
@@ -430,9 +401,7 @@ impl<'c> GraphBuilder<'c> {
         }
         // H2
         let lower = display.to_lowercase();
-        let inward = ["open", "set", "write", "create"]
-            .iter()
-            .any(|w| lower.contains(w));
+        let inward = ["open", "set", "write", "create"].iter().any(|w| lower.contains(w));
         let edge = match (kind, inward) {
             (HandleKind::File, true) => (EdgeKind::ApiFileHandle, api, node),
             (HandleKind::File, false) => (EdgeKind::FileHandleApi, node, api),
@@ -476,18 +445,11 @@ fn details_of(info: &ProcessInfo) -> ProcDetails {
 
 /// C3: equal in everything but the time. Argument order does not matter.
 fn same_call(a: &Call, b: &Call) -> bool {
-    a.api == b.api
-        && a.category == b.category
-        && a.failed == b.failed
-        && same_map(&a.args, &b.args)
-        && a.rest == b.rest
+    a.api == b.api && a.category == b.category && a.failed == b.failed && same_map(&a.args, &b.args) && a.rest == b.rest
 }
 
 fn same_map(a: &[(String, Value)], b: &[(String, Value)]) -> bool {
-    a == b
-        || (a.len() == b.len()
-            && a.iter()
-                .all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v == v2)))
+    a == b || (a.len() == b.len() && a.iter().all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v == v2)))
 }
 
 /// A value as the text used in names: strings as they are, null as empty.

@@ -35,8 +35,7 @@ impl RawCall {
             }
         };
         let args = pid_args_to_integers(args)?;
-        let failed =
-            self.last_error.is_some_and(|e| e > 0) || (format == Format::Cape && self.status_false);
+        let failed = self.last_error.is_some_and(|e| e > 0) || (format == Format::Cape && self.status_false);
         Ok(Call {
             api,
             category,
@@ -51,9 +50,7 @@ impl RawCall {
 fn pid_args_to_integers(mut args: Vec<(String, Value)>) -> Result<Vec<(String, Value)>, String> {
     for (name, value) in &mut args {
         if name == "process_identifier" {
-            *value = Value::from(
-                parse_pid(value).map_err(|e| format!("argument `process_identifier`: {e}"))?,
-            );
+            *value = Value::from(parse_pid(value).map_err(|e| format!("argument `process_identifier`: {e}"))?);
         }
     }
     Ok(args)
@@ -62,9 +59,7 @@ fn pid_args_to_integers(mut args: Vec<(String, Value)>) -> Result<Vec<(String, V
 /// A pid: an integer, or a decimal string.
 pub(crate) fn parse_pid(value: &Value) -> Result<i64, String> {
     match value {
-        Value::Number(n) => n
-            .as_i64()
-            .ok_or_else(|| format!("{n} is not an integer pid")),
+        Value::Number(n) => n.as_i64().ok_or_else(|| format!("{n} is not an integer pid")),
         Value::String(s) => s
             .trim()
             .parse::<i64>()
@@ -175,10 +170,7 @@ mod tests {
         RawCall {
             api: api.into(),
             category: "registry".into(),
-            args: args
-                .iter()
-                .map(|(n, v)| (n.to_string(), v.clone()))
-                .collect(),
+            args: args.iter().map(|(n, v)| (n.to_string(), v.clone())).collect(),
             last_error: None,
             status_false: false,
             rest: vec![],
@@ -252,12 +244,9 @@ mod tests {
 
     #[test]
     fn for_caller_is_treated_as_ldr_get_procedure_address() {
-        let c = raw(
-            "LdrGetProcedureAddressForCaller",
-            &[("ModuleName", json!("k.dll"))],
-        )
-        .normalise(Format::Cape)
-        .unwrap();
+        let c = raw("LdrGetProcedureAddressForCaller", &[("ModuleName", json!("k.dll"))])
+            .normalise(Format::Cape)
+            .unwrap();
         assert_eq!(c.api, "LdrGetProcedureAddress");
         assert_eq!(names(&c), ["module"]);
     }

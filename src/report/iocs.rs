@@ -162,9 +162,7 @@ pub(crate) struct TextList(pub Vec<String>);
 impl<'de> Deserialize<'de> for TextList {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let items: Vec<Text> = Vec::deserialize(d)?;
-        Ok(TextList(
-            items.into_iter().filter_map(Text::non_empty).collect(),
-        ))
+        Ok(TextList(items.into_iter().filter_map(Text::non_empty).collect()))
     }
 }
 
@@ -351,6 +349,9 @@ pub(crate) struct RawDropped {
     path: Text,
     #[serde(default)]
     filepath: Text,
+    /// CAPE: the guest paths, a list.
+    #[serde(default)]
+    guest_paths: Text,
     #[serde(default, rename = "type")]
     file_type: Text,
     #[serde(default)]
@@ -362,8 +363,12 @@ impl RawDropped {
         Some(Dropped {
             sha256: self.sha256.non_empty()?.to_lowercase(),
             name: self.name.non_empty(),
-            // Cuckoo 2.x keeps the guest path in `filepath`, the host path in `path`.
-            path: self.filepath.non_empty().or(self.path.non_empty()),
+            // The guest path: Cuckoo 2.x `filepath`, CAPE `guest_paths`; `path` is the host's.
+            path: self
+                .filepath
+                .non_empty()
+                .or(self.guest_paths.non_empty())
+                .or(self.path.non_empty()),
             file_type: self.file_type.non_empty(),
             size: self.size.0.and_then(|s| u64::try_from(s).ok()),
         })

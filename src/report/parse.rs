@@ -2,8 +2,9 @@
 //! keep the few sections the graph needs and hand each call to the sink as
 //! soon as its process is known.
 //!
-//! A process's calls are streamed when its pid, ppid and name have already
-//! been read (CAPE writes them first). When a process lists its calls before
+//! A process's calls are streamed when its pid, ppid, name and path have
+//! already been read (CAPEv2 writes them first; rule P1 needs the path
+//! before the first call). When a process lists its calls before
 //! its pid (Cuckoo 2.x writes keys in hash order), the calls are kept as
 //! typed values until the end of that process object, then handed over.
 
@@ -98,11 +99,10 @@ impl<'de, S: CallSink> Visitor<'de> for ReportSeed<'_, S> {
                 }
                 "dropped" => {
                     let d: Option<Vec<RawDropped>> = map.next_value()?;
-                    self.out.iocs.dropped.extend(
-                        d.unwrap_or_default()
-                            .into_iter()
-                            .filter_map(RawDropped::into_dropped),
-                    );
+                    self.out
+                        .iocs
+                        .dropped
+                        .extend(d.unwrap_or_default().into_iter().filter_map(RawDropped::into_dropped));
                 }
                 "ttps" => ttps = map.next_value()?,
                 "malscore" => malscore = map.next_value::<Text>()?.0.and_then(|s| s.parse().ok()),
@@ -116,11 +116,7 @@ impl<'de, S: CallSink> Visitor<'de> for ReportSeed<'_, S> {
         }
         self.out.iocs.finish(&ttps.0);
         if self.out.format.is_none() && self.out.processes == 0 {
-            let cape = self
-                .out
-                .version
-                .as_deref()
-                .is_some_and(|v| v.contains("CAPE"));
+            let cape = self.out.version.as_deref().is_some_and(|v| v.contains("CAPE"));
             self.out.format = Some(if cape { Format::Cape } else { Format::Cuckoo });
         }
         Ok(())
@@ -205,14 +201,8 @@ impl<'de, S: CallSink> Visitor<'de> for BehaviorSeed<'_, S> {
                     let s: Option<Summary> = map.next_value()?;
                     if let Some(s) = s {
                         // Cuckoo 2.x says `mutex`, CAPE `mutexes`.
-                        self.out
-                            .iocs
-                            .mutexes
-                            .extend(s.mutex.map(|m| m.0).unwrap_or_default());
-                        self.out
-                            .iocs
-                            .mutexes
-                            .extend(s.mutexes.map(|m| m.0).unwrap_or_default());
+                        self.out.iocs.mutexes.extend(s.mutex.map(|m| m.0).unwrap_or_default());
+                        self.out.iocs.mutexes.extend(s.mutexes.map(|m| m.0).unwrap_or_default());
                     }
                 }
                 _ => {
@@ -312,38 +302,26 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessSeed<'_, S> {
                 "pid" | "process_id" => {
                     h.has_process_id |= key.0 == "process_id";
                     let v: Value = map.next_value()?;
-                    h.pid = Some(
-                        parse_pid(&v)
-                            .map_err(|e| de::Error::custom(format!("`{}`: {e}", key.0)))?,
-                    );
+                    h.pid = Some(parse_pid(&v).map_err(|e| de::Error::custom(format!("`{}`: {e}", key.0)))?);
                     if first && self.out.format.is_none() {
-                        self.out.format = Some(if h.has_process_id {
-                            Format::Cape
-                        } else {
-                            Format::Cuckoo
-                        });
+                        self.out.format = Some(if h.has_process_id { Format::Cape } else { Format::Cuckoo });
                     }
                 }
                 "ppid" | "parent_id" => {
                     let v: Value = map.next_value()?;
                     let ppid = match v {
                         Value::Null => None,
-                        v => Some(
-                            parse_pid(&v)
-                                .map_err(|e| de::Error::custom(format!("`{}`: {e}", key.0)))?,
-                        ),
+                        v => Some(parse_pid(&v).map_err(|e| de::Error::custom(format!("`{}`: {e}", key.0)))?),
                     };
                     h.ppid = Some(ppid);
                 }
                 "process_name" => h.name = Some(map.next_value::<Option<String>>()?),
-                "process_path" | "module_path" => {
-                    h.path = Some(map.next_value::<Option<String>>()?)
-                }
+                "process_path" | "module_path" => h.path = Some(map.next_value::<Option<String>>()?),
                 "calls" => {
                     if streamed || buffered.is_some() {
                         return Err(de::Error::custom("duplicate key `calls`"));
                     }
-                    let ready = h.pid.is_some() && h.ppid.is_some() && h.name.is_some();
+                    let ready = h.pid.is_some() && h.ppid.is_some() && h.name.is_some() && h.path.is_some();
                     match (ready, self.out.format, h.info()) {
                         (true, Some(format), Some(info)) => {
                             self.sink.begin_process(&info);
@@ -376,11 +354,10 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessSeed<'_, S> {
             self.sink.end_process();
             return Ok(());
         }
-        let format = *self.out.format.get_or_insert(if h.has_process_id {
-            Format::Cape
-        } else {
-            Format::Cuckoo
-        });
+        let format = *self
+            .out
+            .format
+            .get_or_insert(if h.has_process_id { Format::Cape } else { Format::Cuckoo });
         self.sink.begin_process(&info);
         for (i, raw) in buffered.unwrap_or_default().into_iter().enumerate() {
             let call = raw

@@ -57,11 +57,7 @@ fn json_message(path: &str, message: &str) -> String {
 }
 
 /// Parse the report at `path`, handing its calls to `sink`.
-pub fn read_report<S: CallSink>(
-    path: &Path,
-    limits: ReadLimits,
-    sink: &mut S,
-) -> Result<ReportMeta, ReportError> {
+pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -> Result<ReportMeta, ReportError> {
     let file_name = path.display().to_string();
     let io_err = |source: io::Error| ReportError::Io {
         file: file_name.clone(),
@@ -78,16 +74,12 @@ pub fn read_report<S: CallSink>(
     let mut out = Collected::default();
     let result = if stored_bytes <= WHOLE_FILE_LIMIT {
         let mut stored = Vec::with_capacity(stored_bytes as usize + 1);
-        prefix
-            .chain(file)
-            .read_to_end(&mut stored)
-            .map_err(io_err)?;
+        prefix.chain(file).read_to_end(&mut stored).map_err(io_err)?;
         hasher.update(&stored);
         let text = if gzip {
             let mut text = Vec::new();
             let mut dec = MultiGzDecoder::new(&stored[..]).take(limits.max_report_bytes + 1);
-            dec.read_to_end(&mut text)
-                .map_err(|e| gzip_error(&file_name, e))?;
+            dec.read_to_end(&mut text).map_err(|e| gzip_error(&file_name, e))?;
             text
         } else {
             stored
@@ -106,10 +98,7 @@ pub fn read_report<S: CallSink>(
             hasher: &mut hasher,
         };
         let limited: Box<dyn Read + '_> = if gzip {
-            Box::new(MultiGzDecoder::new(BufReader::with_capacity(
-                1 << 16,
-                hashing,
-            )))
+            Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, hashing)))
         } else {
             Box::new(hashing)
         };
@@ -119,10 +108,7 @@ pub fn read_report<S: CallSink>(
             exceeded: false,
         };
         let r = {
-            let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(
-                1 << 16,
-                &mut counted,
-            ));
+            let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, &mut counted));
             deserialize(&mut de, sink, &mut out)
         };
         if counted.exceeded {
@@ -206,12 +192,10 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }
 
 struct HashingReader<'h, R> {

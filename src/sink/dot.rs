@@ -5,18 +5,10 @@ use crate::model::{EdgeKind, Graph, NodeKind, NodeProps};
 use std::io::{self, Write};
 
 /// Write the graph as one `digraph`.
-pub fn write_dot<W: Write>(
-    out: &mut W,
-    graph: &Graph,
-    handle_label: HandleLabel,
-    title: &str,
-) -> io::Result<()> {
+pub fn write_dot<W: Write>(out: &mut W, graph: &Graph, handle_label: HandleLabel, title: &str) -> io::Result<()> {
     writeln!(out, "digraph {} {{", quote(title))?;
-    writeln!(out, "  graph [rankdir=LR, fontname=\"Helvetica\"];")?;
-    writeln!(
-        out,
-        "  node [style=filled, fontname=\"Helvetica\", fontsize=10];"
-    )?;
+    writeln!(out, "  graph [fontname=\"Helvetica\", overlap=false];")?;
+    writeln!(out, "  node [style=filled, fontname=\"Helvetica\", fontsize=10];")?;
     writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=8];")?;
     for (i, node) in graph.nodes.iter().enumerate() {
         let name = match (&node.props, handle_label) {
@@ -44,10 +36,9 @@ pub fn write_dot<W: Write>(
             EdgeKind::ApiProc => "#3c007888",
             EdgeKind::ApiNproc => "#38aba9aa",
             EdgeKind::ApiKeyHandle | EdgeKind::KeyHandleApi => "#d923ca88",
-            EdgeKind::ApiFileHandle
-            | EdgeKind::FileHandleApi
-            | EdgeKind::ApiHandle
-            | EdgeKind::HandleApi => "#1a28eb88",
+            EdgeKind::ApiFileHandle | EdgeKind::FileHandleApi | EdgeKind::ApiHandle | EdgeKind::HandleApi => {
+                "#1a28eb88"
+            }
             EdgeKind::ApiModule | EdgeKind::ModuleApi => "#1a914088",
         };
         let label = if e.count > 1 {

@@ -58,11 +58,7 @@ impl Serialize for NodeJson<'_> {
                     m.serialize_entry("path", &d.path)?;
                 }
             }
-            NodeProps::Api {
-                name,
-                api,
-                category,
-            } => {
+            NodeProps::Api { name, api, category } => {
                 m.serialize_entry("name", name)?;
                 m.serialize_entry("api", api)?;
                 m.serialize_entry("category", category)?;

@@ -33,10 +33,7 @@ pub fn render_svg(dot: &[u8]) -> Result<Vec<u8>, SvgError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(SvgError::NotInstalled),
         Err(e) => return Err(e.into()),
     };
-    let mut stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| SvgError::Failed("no stdin".into()))?;
+    let mut stdin = child.stdin.take().ok_or_else(|| SvgError::Failed("no stdin".into()))?;
     let input = dot.to_vec();
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let mut svg = Vec::new();

@@ -115,9 +115,7 @@ fn connect_reason(e: &neo4rs::Error) -> String {
         neo4rs::Error::Neo4j(n) if n.code() == "Neo.ClientError.Database.DatabaseNotFound" => {
             format!("database not found ({})", n.message())
         }
-        neo4rs::Error::IOError { detail }
-            if detail.kind() == std::io::ErrorKind::ConnectionRefused =>
-        {
+        neo4rs::Error::IOError { detail } if detail.kind() == std::io::ErrorKind::ConnectionRefused => {
             "connection refused: is the server running and listening for Bolt there?".into()
         }
         neo4rs::Error::UnsupportedVersion(_)
@@ -131,10 +129,7 @@ fn connect_reason(e: &neo4rs::Error) -> String {
 
 impl Neo4jSink {
     /// Connect and check the credentials and database with a trivial query.
-    pub async fn connect(
-        neo: &Neo4jSettings,
-        ingest: &IngestSettings,
-    ) -> Result<Neo4jSink, DbError> {
+    pub async fn connect(neo: &Neo4jSettings, ingest: &IngestSettings) -> Result<Neo4jSink, DbError> {
         let fail = |reason: String| DbError::Connect {
             uri: neo.uri.clone(),
             reason,
@@ -240,10 +235,7 @@ impl Neo4jSink {
                     last,
                 });
             }
-            tracing::warn!(
-                "{what}: {last}; retrying in {} ms (attempt {n})",
-                wait.as_millis()
-            );
+            tracing::warn!("{what}: {last}; retrying in {} ms (attempt {n})", wait.as_millis());
             tokio::time::sleep(wait).await;
         }
     }
@@ -251,8 +243,7 @@ impl Neo4jSink {
     /// Constraints and indexes of the model (`IF NOT EXISTS`).
     pub async fn ensure_schema(&self) -> Result<(), DbError> {
         for stmt in schema::schema_statements() {
-            self.run("creating the schema", || Query::new(stmt.clone()))
-                .await?;
+            self.run("creating the schema", || Query::new(stmt.clone())).await?;
         }
         Ok(())
     }
@@ -320,20 +311,14 @@ impl Neo4jSink {
 
     /// Write all rows: node statements first, then relationships, each in
     /// chunks of at most `batch_size` rows, one transaction per chunk.
-    pub async fn write(
-        &self,
-        rows: &Rows,
-        mut progress: impl FnMut(Written),
-    ) -> Result<Written, DbError> {
+    pub async fn write(&self, rows: &Rows, mut progress: impl FnMut(Written)) -> Result<Written, DbError> {
         let mut total = Written::default();
         for (label, list) in &rows.nodes {
             let stmt = label.merge_statement();
             for chunk in list.chunks(self.batch_size) {
                 let what = format!("writing {} :{} nodes", chunk.len(), label.name());
-                self.run(&what, || {
-                    Query::new(stmt.clone()).param("rows", bolt_rows(chunk))
-                })
-                .await?;
+                self.run(&what, || Query::new(stmt.clone()).param("rows", bolt_rows(chunk)))
+                    .await?;
                 let w = Written {
                     nodes: chunk.len() as u64,
                     rels: 0,
@@ -346,10 +331,8 @@ impl Neo4jSink {
             let stmt = rel.merge_statement();
             for chunk in list.chunks(self.batch_size) {
                 let what = format!("writing {} :{} relationships", chunk.len(), rel.type_name());
-                self.run(&what, || {
-                    Query::new(stmt.clone()).param("rows", bolt_rows(chunk))
-                })
-                .await?;
+                self.run(&what, || Query::new(stmt.clone()).param("rows", bolt_rows(chunk)))
+                    .await?;
                 let w = Written {
                     nodes: 0,
                     rels: chunk.len() as u64,
@@ -377,10 +360,7 @@ impl Neo4jSink {
         cypher: &str,
         params: &HashMap<String, serde_json::Value>,
     ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, DbError> {
-        let bolt_params: Vec<(String, BoltType)> = params
-            .iter()
-            .map(|(k, v)| (k.clone(), json_to_bolt(v)))
-            .collect();
+        let bolt_params: Vec<(String, BoltType)> = params.iter().map(|(k, v)| (k.clone(), json_to_bolt(v))).collect();
         self.fetch("running the query", || {
             let mut q = Query::new(cypher.to_owned());
             for (k, v) in &bolt_params {

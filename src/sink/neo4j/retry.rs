@@ -15,8 +15,12 @@ pub fn is_retriable(err: &neo4rs::Error) -> bool {
     match err {
         neo4rs::Error::IOError { .. } | neo4rs::Error::ConnectionError => true,
         neo4rs::Error::Neo4j(e) => is_retriable_code(e.code(), e.message()),
-        // The server closed or garbled the stream mid-response.
-        neo4rs::Error::UnexpectedMessage(m) => is_connection_message(m),
+        // neo4rs reports a failed COMMIT as an unexpected message that
+        // embeds the server's code and message; or the stream broke.
+        neo4rs::Error::UnexpectedMessage(m) => {
+            let code = embedded_code(m).unwrap_or_default();
+            is_retriable_code(code, m) || is_connection_message(m)
+        }
         _ => false,
     }
 }
@@ -27,8 +31,7 @@ pub fn is_retriable_code(code: &str, message: &str) -> bool {
         // Neo4j itself says these two are final (the transaction was stopped on purpose).
         return !matches!(
             code,
-            "Neo.TransientError.Transaction.Terminated"
-                | "Neo.TransientError.Transaction.LockClientStopped"
+            "Neo.TransientError.Transaction.Terminated" | "Neo.TransientError.Transaction.LockClientStopped"
         );
     }
     match code {
@@ -56,6 +59,16 @@ pub fn is_retriable_code(code: &str, message: &str) -> bool {
     }
 }
 
+/// The `Neo.*` status code quoted inside a message, if any.
+fn embedded_code(m: &str) -> Option<&str> {
+    let start = m.find("Neo.")?;
+    let rest = &m[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
+        .unwrap_or(rest.len());
+    Some(&rest[..end])
+}
+
 fn is_connection_message(m: &str) -> bool {
     let m = m.to_ascii_lowercase();
     m.contains("connection") || m.contains("reset") || m.contains("broken pipe")
@@ -73,14 +86,8 @@ mod tests {
 
     #[test]
     fn transient_and_concurrency_errors_are_retried() {
-        assert!(is_retriable_code(
-            "Neo.TransientError.Transaction.DeadlockDetected",
-            ""
-        ));
-        assert!(is_retriable_code(
-            "Neo.TransientError.General.DatabaseUnavailable",
-            ""
-        ));
+        assert!(is_retriable_code("Neo.TransientError.Transaction.DeadlockDetected", ""));
+        assert!(is_retriable_code("Neo.TransientError.General.DatabaseUnavailable", ""));
         assert!(is_retriable_code("Neo.ClientError.Cluster.NotALeader", ""));
         assert!(is_retriable_code(
             "Neo.ClientError.Schema.ConstraintValidationFailed",
@@ -98,22 +105,13 @@ mod tests {
 
     #[test]
     fn permanent_errors_are_not_retried() {
-        assert!(!is_retriable_code(
-            "Neo.ClientError.Security.Unauthorized",
-            "timeout"
-        ));
-        assert!(!is_retriable_code(
-            "Neo.ClientError.Database.DatabaseNotFound",
-            ""
-        ));
+        assert!(!is_retriable_code("Neo.ClientError.Security.Unauthorized", "timeout"));
+        assert!(!is_retriable_code("Neo.ClientError.Database.DatabaseNotFound", ""));
         assert!(!is_retriable_code(
             "Neo.ClientError.Statement.SyntaxError",
             "Invalid input"
         ));
-        assert!(!is_retriable_code(
-            "Neo.TransientError.Transaction.Terminated",
-            ""
-        ));
+        assert!(!is_retriable_code("Neo.TransientError.Transaction.Terminated", ""));
         assert!(!is_retriable_code(
             "Neo.DatabaseError.General.UnknownError",
             "NullPointerException"
@@ -130,6 +128,19 @@ mod tests {
         assert!(!is_retriable(&neo4rs::Error::AuthenticationError(
             "bad credentials".into()
         )));
+    }
+
+    #[test]
+    fn a_failed_commit_is_classified_by_the_code_it_quotes() {
+        let m = "unexpected response for COMMIT: Failure(Failure { metadata: BoltMap { value: {BoltString { value: \"message\" }: \
+                 String(BoltString { value: \"Slot rebase not possible\" }), BoltString { value: \"code\" }: \
+                 String(BoltString { value: \"Neo.TransientError.Transaction.DeadlockDetected\" })} } })";
+        assert!(is_retriable(&neo4rs::Error::UnexpectedMessage(m.into())));
+        let syntax = m.replace(
+            "Neo.TransientError.Transaction.DeadlockDetected",
+            "Neo.ClientError.Statement.SyntaxError",
+        );
+        assert!(!is_retriable(&neo4rs::Error::UnexpectedMessage(syntax)));
     }
 
     #[test]

@@ -150,8 +150,7 @@ pub fn analysis_rows(a: &Analysis, max_len: usize) -> Rows {
         ("report", b.text(&meta.report)),
         (
             "format",
-            meta.format
-                .map_or(Prop::Null, |f| Prop::Str(f.as_str().into())),
+            meta.format.map_or(Prop::Null, |f| Prop::Str(f.as_str().into())),
         ),
         ("task_id", meta.info.task_id.into()),
         ("started", b.opt_text(meta.info.started.as_deref())),
@@ -199,10 +198,17 @@ pub fn analysis_rows(a: &Analysis, max_len: usize) -> Rows {
         let extra = vec![
             ("description", b.opt_text(sig.description.as_deref())),
             ("severity", sig.severity.into()),
-            ("attack", Prop::List(sig.attack.clone())),
         ];
         let k = b.shared(Label::Signature, &sig.name, extra);
-        b.rel(Rel::Matched, id.clone(), k, vec![]);
+        // What this report says of the match: its severity and ATT&CK ids.
+        let mut attack = sig.attack.clone();
+        attack.sort();
+        b.rel(
+            Rel::Matched,
+            id.clone(),
+            k,
+            vec![("severity", sig.severity.into()), ("attack", Prop::List(attack))],
+        );
     }
     for d in &iocs.dropped {
         // Only the hash: a dropped file's name belongs to the DROPPED relationship.
@@ -244,11 +250,7 @@ fn graph_rows(b: &mut Builder, analysis: &str, g: &Graph) {
                 b.node(label, row);
                 b.rel(Rel::HasProcess, an.clone(), uid.clone(), vec![]);
             }
-            NodeProps::Api {
-                name,
-                api,
-                category,
-            } => {
+            NodeProps::Api { name, api, category } => {
                 row.push(("name", b.text(name)));
                 row.push(("api", b.text(api)));
                 row.push(("category", b.text(category)));
@@ -278,18 +280,9 @@ fn graph_rows(b: &mut Builder, analysis: &str, g: &Graph) {
         }
     }
     for e in &g.edges {
-        let args = serde_json::to_string(&crate::sink::json::Args(&e.args))
-            .unwrap_or_else(|_| "{}".into());
-        let extra = vec![
-            ("count", Prop::Int(e.count as i64)),
-            ("args", b.text(&args)),
-        ];
-        b.rel(
-            Rel::Behaviour(e.kind),
-            uids[e.from].clone(),
-            uids[e.to].clone(),
-            extra,
-        );
+        let args = serde_json::to_string(&crate::sink::json::Args(&e.args)).unwrap_or_else(|_| "{}".into());
+        let extra = vec![("count", Prop::Int(e.count as i64)), ("args", b.text(&args))];
+        b.rel(Rel::Behaviour(e.kind), uids[e.from].clone(), uids[e.to].clone(), extra);
     }
 }
 
@@ -300,10 +293,7 @@ mod tests {
     #[test]
     fn dll_names_meet_with_or_without_extension_and_path() {
         assert_eq!(dll_name("KERNEL32"), "kernel32.dll");
-        assert_eq!(
-            dll_name(r"c:\windows\system32\kernel32.dll"),
-            "kernel32.dll"
-        );
+        assert_eq!(dll_name(r"c:\windows\system32\kernel32.dll"), "kernel32.dll");
         assert_eq!(dll_name("wshom.ocx"), "wshom.ocx");
     }
 
@@ -314,10 +304,7 @@ mod tests {
             max_len: 5,
             seen: HashSet::new(),
         };
-        assert_eq!(
-            b.text("ab€defgh"),
-            Prop::Str(format!("ab{TRUNCATION_MARKER}"))
-        );
+        assert_eq!(b.text("ab€defgh"), Prop::Str(format!("ab{TRUNCATION_MARKER}")));
         assert_eq!(b.text("abc"), Prop::Str("abc".into()));
         assert_eq!(b.rows.truncated, 1);
     }

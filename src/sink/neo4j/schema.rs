@@ -75,9 +75,7 @@ impl Label {
         match self {
             Label::Analysis => "id",
             Label::Sample => "sha256",
-            Label::Process | Label::Api | Label::Module | Label::FileHandle | Label::KeyHandle => {
-                "uid"
-            }
+            Label::Process | Label::Api | Label::Module | Label::FileHandle | Label::KeyHandle => "uid",
             Label::File | Label::RegistryKey => "path",
             Label::Dll | Label::Mutex | Label::Domain | Label::Signature => "name",
             Label::IpAddress => "address",
@@ -87,21 +85,26 @@ impl Label {
     /// Properties set from the row, besides the key.
     pub fn properties(self) -> &'static [&'static str] {
         match self {
-            Label::Analysis => &[
-                "report", "format", "task_id", "started", "score", "nodes", "edges",
-            ],
+            Label::Analysis => &["report", "format", "task_id", "started", "score", "nodes", "edges"],
             Label::Sample => &[],
             Label::Process => &["analysis", "pid", "ppid", "name", "path"],
             Label::Api => &["analysis", "name", "api", "category"],
             Label::Module => &["analysis", "name", "address"],
             Label::FileHandle | Label::KeyHandle => &["analysis", "address", "path", "pid"],
-            Label::File
-            | Label::RegistryKey
-            | Label::Dll
-            | Label::Mutex
-            | Label::Domain
-            | Label::IpAddress => &[],
-            Label::Signature => &["description", "severity", "attack"],
+            Label::File | Label::RegistryKey | Label::Dll | Label::Mutex | Label::Domain | Label::IpAddress => &[],
+            Label::Signature => &["description", "severity"],
+        }
+    }
+
+    /// How a property written by several analyses settles, whatever the
+    /// order they arrive in: shared nodes keep the least (or, for a
+    /// severity, the greatest) value any report gave, so two ingesters
+    /// racing over the same inputs end in the same graph.
+    fn rule(self, prop: &str) -> Settle {
+        match (self, prop) {
+            (Label::Signature, "severity") => Settle::Greatest,
+            (Label::Sample | Label::Signature, _) | (Label::Analysis, "report") => Settle::Least,
+            _ => Settle::Overwrite,
         }
     }
 
@@ -118,26 +121,27 @@ impl Label {
     /// `UNWIND $rows AS row MERGE (n:Label {key: row.key}) SET n.p = row.p, …`
     pub fn merge_statement(self) -> String {
         let key = self.key();
-        let mut s = format!(
-            "UNWIND $rows AS row MERGE (n:{} {{{key}: row.{key}}})",
-            self.name()
-        );
-        let mut sets: Vec<String> = self
-            .properties()
+        let mut s = format!("UNWIND $rows AS row MERGE (n:{} {{{key}: row.{key}}})", self.name());
+        let props: &[&str] = match self {
+            // A sample may be met as a target (with its details) or only as a dropped file.
+            Label::Sample => &["name", "size", "md5", "sha1", "type"],
+            _ => self.properties(),
+        };
+        let mut sets: Vec<String> = props
             .iter()
-            .map(|p| format!("n.{p} = row.{p}"))
+            .map(|p| match self.rule(p) {
+                Settle::Overwrite => format!("n.{p} = row.{p}"),
+                Settle::Least => format!(
+                    "n.{p} = CASE WHEN row.{p} IS NULL THEN n.{p} WHEN n.{p} IS NULL OR row.{p} < n.{p} THEN row.{p} ELSE n.{p} END"
+                ),
+                Settle::Greatest => format!(
+                    "n.{p} = CASE WHEN row.{p} IS NULL THEN n.{p} WHEN n.{p} IS NULL OR row.{p} > n.{p} THEN row.{p} ELSE n.{p} END"
+                ),
+            })
             .collect();
-        match self {
+        if self == Label::Analysis {
             // A new analysis is incomplete until its last batch is written.
-            Label::Analysis => sets.push("n.complete = false".into()),
-            // A sample may be met as a target (with its details) or only as a
-            // dropped file: details never erase what another report said.
-            Label::Sample => {
-                for p in ["name", "size", "md5", "sha1", "type"] {
-                    sets.push(format!("n.{p} = coalesce(row.{p}, n.{p})"));
-                }
-            }
-            _ => {}
+            sets.push("n.complete = false".into());
         }
         if !sets.is_empty() {
             s.push_str(" SET ");
@@ -145,6 +149,14 @@ impl Label {
         }
         s
     }
+}
+
+/// How one property of a shared node settles (see [`Label::rule`]).
+#[derive(Clone, Copy)]
+enum Settle {
+    Overwrite,
+    Least,
+    Greatest,
 }
 
 /// A relationship type with the labels of its two ends.
@@ -247,6 +259,7 @@ impl Rel {
         match self {
             Rel::Behaviour(_) => &["count", "args"],
             Rel::Dropped => &["name", "path", "type"],
+            Rel::Matched => &["severity", "attack"],
             _ => &[],
         }
     }
@@ -262,11 +275,7 @@ impl Rel {
             b.key(),
             self.type_name()
         );
-        let sets: Vec<String> = self
-            .properties()
-            .iter()
-            .map(|p| format!("r.{p} = row.{p}"))
-            .collect();
+        let sets: Vec<String> = self.properties().iter().map(|p| format!("r.{p} = row.{p}")).collect();
         if !sets.is_empty() {
             s.push_str(" SET ");
             s.push_str(&sets.join(", "));

@@ -1,0 +1,22 @@
+// name: shared-files
+// title: Samples that touched the same file path
+// category: cross-sample
+// attack: T1105
+// param: min_analyses = 2 | Report paths touched by at least this many analyses
+// param: max_share = 0.5 | Ignore paths touched by more than this share of all analyses (system noise)
+// returns: path, analyses, samples
+// description: File paths that several analysed samples opened, created or wrote.
+//   A path shared by a few samples (a dropped payload name, a staging folder) links
+//   them to one family or campaign; paths common to most analyses are system noise
+//   and are left out by max_share.
+MATCH (x:Analysis)
+WITH count(x) AS total
+MATCH (h:FileHandle)-[:REFERS_TO]->(f:File)
+MATCH (a:Analysis {id: h.analysis})
+WITH total, f, collect(DISTINCT a) AS hits
+WHERE size(hits) >= $min_analyses AND toFloat(size(hits)) <= $max_share * total
+UNWIND hits AS a
+OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
+WITH f, count(DISTINCT a) AS analyses, collect(DISTINCT coalesce(s.name, a.report)) AS samples
+RETURN f.path AS path, analyses, samples
+ORDER BY analyses DESC, path
