@@ -137,7 +137,8 @@ impl Settings {
                 .list_separator(",")
                 .with_list_parse_key("graph.categories")
                 .with_list_parse_key("graph.ignore_modules")
-                .try_parsing(true),
+                .try_parsing(true)
+                .source(Some(setting_variables())),
         );
         for (key, value) in overrides {
             b = b.set_override(*key, value.clone())?;
@@ -146,6 +147,32 @@ impl Settings {
         let s: Settings = cfg.try_deserialize().context("invalid settings")?;
         s.validate()?;
         Ok(s)
+    }
+
+    /// Every setting's dotted key (`graph.sequence_edges`).
+    pub fn keys() -> Vec<String> {
+        fn walk(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    for (k, v) in m {
+                        let key = if prefix.is_empty() {
+                            k.clone()
+                        } else {
+                            format!("{prefix}.{k}")
+                        };
+                        walk(&key, v, out);
+                    }
+                }
+                _ => out.push(prefix.to_owned()),
+            }
+        }
+        let mut out = Vec::new();
+        walk(
+            "",
+            &serde_json::to_value(Settings::default()).unwrap_or_default(),
+            &mut out,
+        );
+        out
     }
 
     fn validate(&self) -> Result<()> {
@@ -184,6 +211,25 @@ impl Settings {
     pub fn to_toml(&self) -> Result<String> {
         Ok(toml::to_string(self)?)
     }
+}
+
+/// The `GRAPHMALW_*` variables that name a setting. Others are left out (the
+/// test suite's own `GRAPHMALW_FIXTURES`, say) instead of failing every
+/// command; a likely typo (one with `__`) gets a warning.
+fn setting_variables() -> config::Map<String, String> {
+    let keys = Settings::keys();
+    let mut vars = config::Map::new();
+    for (name, value) in std::env::vars() {
+        let Some(rest) = name.strip_prefix("GRAPHMALW_") else {
+            continue;
+        };
+        if keys.contains(&rest.to_lowercase().replace("__", ".")) {
+            vars.insert(name, value);
+        } else if rest.contains("__") {
+            tracing::warn!("ignoring {name}: no such setting (see `graphmalw config show`)");
+        }
+    }
+    vars
 }
 
 /// A password: readable by the code that needs it, never printed.

@@ -56,17 +56,16 @@ pub fn run(config: Option<&Path>, args: BuildArgs) -> i32 {
     for (path, e) in &walk_errors {
         eprintln!("error: {}: {e}", path.display());
     }
-    let single = args.paths.len() == 1 && found.len() == 1 && args.paths[0].is_file();
-    match (&args.out, single) {
-        (None, true) => {
-            let code = build_to_stdout(&found[0].path, &settings);
-            return if failed > 0 { EXIT_FAILED } else { code };
-        }
-        (None, false) => {
-            eprintln!("error: --out DIR is needed to build several reports (one output file each)");
+    if args.out.is_none() {
+        if args.paths.len() != 1 || args.paths[0].is_dir() {
+            eprintln!("error: --out DIR is needed to build several reports or a directory (one output file each)");
             return EXIT_USAGE;
         }
-        (Some(_), _) => {}
+        // One file to stdout; a missing one was reported above.
+        return match found.first() {
+            Some(item) => build_to_stdout(&item.path, &settings),
+            None => EXIT_FAILED,
+        };
     }
     let out_dir = args.out.unwrap_or_default();
     if let Err(e) = std::fs::create_dir_all(&out_dir) {
@@ -74,7 +73,8 @@ pub fn run(config: Option<&Path>, args: BuildArgs) -> i32 {
         return EXIT_USAGE;
     }
 
-    let counts = build_all(&found, &settings, &out_dir);
+    let outputs = output_paths(&found, &out_dir, settings.output.format);
+    let counts = build_all(&found, &outputs, &settings);
     failed += counts[3];
     eprintln!(
         "built {}, no behaviour {}, empty {}, failed {} ({} reports) → {}",
@@ -130,7 +130,7 @@ fn build_to_stdout(path: &Path, settings: &Settings) -> i32 {
 
 /// Build every report on `settings.jobs()` threads; returns
 /// `[built, no behaviour, empty, failed]`.
-fn build_all(found: &[Found], settings: &Settings, out_dir: &Path) -> [usize; 4] {
+fn build_all(found: &[Found], outputs: &[PathBuf], settings: &Settings) -> [usize; 4] {
     let cfg = settings.graph_config();
     let next = AtomicUsize::new(0);
     let counts = Mutex::new([0usize; 4]);
@@ -140,16 +140,27 @@ fn build_all(found: &[Found], settings: &Settings, out_dir: &Path) -> [usize; 4]
         for _ in 0..jobs {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(item) = found.get(i) else { break };
+                let (Some(item), Some(output)) = (found.get(i), outputs.get(i)) else {
+                    break;
+                };
                 let done = match build_report(&item.path, &cfg, settings.read_limits()) {
                     Err(e) => {
                         bar.suspend(|| eprintln!("error: {e}"));
                         Done::Failed
                     }
                     Ok(analysis) => match &analysis.outcome {
-                        Outcome::NoBehaviour => Done::NoBehaviour,
-                        Outcome::Empty => Done::Empty,
-                        Outcome::Built(_) => match write_output(&analysis, settings, out_dir, &item.relative) {
+                        Outcome::NoBehaviour => {
+                            tracing::info!("{}: no behaviour (no processes): no graph", item.path.display());
+                            Done::NoBehaviour
+                        }
+                        Outcome::Empty => {
+                            tracing::info!(
+                                "{}: empty graph (no call passed the rules): no graph",
+                                item.path.display()
+                            );
+                            Done::Empty
+                        }
+                        Outcome::Built(_) => match write_output(&analysis, settings, output) {
                             Ok(()) => Done::Built,
                             Err(e) => {
                                 bar.suspend(|| eprintln!("error: {}: {e:#}", item.path.display()));
@@ -213,13 +224,37 @@ pub fn output_path(out: &Path, relative: &Path, format: OutputFormat) -> PathBuf
     }
 }
 
-fn write_output(analysis: &Analysis, settings: &Settings, out_dir: &Path, relative: &Path) -> Result<()> {
+/// Output paths for every report, in input order. Two reports that would
+/// write the same file (same name from two arguments) get `-2`, `-3`… in
+/// input order, so nothing is overwritten and the names are deterministic.
+fn output_paths(found: &[Found], out_dir: &Path, format: OutputFormat) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashSet::new();
+    found
+        .iter()
+        .map(|f| {
+            let first = output_path(out_dir, &f.relative, format);
+            let mut path = first.clone();
+            let mut n = 1;
+            while !seen.insert(path.to_string_lossy().to_lowercase()) {
+                n += 1;
+                let name = first
+                    .file_name()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let (stem, ext) = name.split_once('.').unwrap_or((&name, ""));
+                path = first.with_file_name(format!("{stem}-{n}.{ext}"));
+            }
+            path
+        })
+        .collect()
+}
+
+fn write_output(analysis: &Analysis, settings: &Settings, path: &Path) -> Result<()> {
     let bytes = render(analysis, settings)?;
-    let path = output_path(out_dir, relative, settings.output.format);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 /// The bytes of one graph in the configured format.

@@ -83,6 +83,9 @@ pub struct GraphBuilder<'c> {
     paths: HashMap<String, i64>,
     current: Option<ProcState>,
     calls_seen: u64,
+    /// Edges the current call already counted: one call adds at most 1 to an
+    /// edge even when two rules (M2 and T1) produce it.
+    touched: Vec<usize>,
 }
 
 impl<'c> GraphBuilder<'c> {
@@ -99,6 +102,7 @@ impl<'c> GraphBuilder<'c> {
             paths: HashMap::new(),
             current: None,
             calls_seen: 0,
+            touched: Vec::new(),
         }
     }
 
@@ -156,9 +160,15 @@ impl<'c> GraphBuilder<'c> {
             return false;
         }
         match self.edges.get(&(kind, from, to)) {
-            Some(&e) => self.graph.edges[e].count += 1,
+            Some(&e) => {
+                if !self.touched.contains(&e) {
+                    self.touched.push(e);
+                    self.graph.edges[e].count += 1;
+                }
+            }
             None => {
                 let args = call.map(edge_args).unwrap_or_default();
+                self.touched.push(self.graph.edges.len());
                 self.edges.insert((kind, from, to), self.graph.edges.len());
                 self.graph.edges.push(Edge {
                     kind,
@@ -426,6 +436,7 @@ impl CallSink for GraphBuilder<'_> {
 
     fn call(&mut self, call: Call) -> Result<(), String> {
         self.calls_seen += 1;
+        self.touched.clear();
         self.handle_call(call);
         Ok(())
     }

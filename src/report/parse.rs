@@ -57,10 +57,10 @@ impl<'de, S: CallSink> Visitor<'de> for ReportSeed<'_, S> {
                         return Err(de::Error::custom("duplicate key `behavior`"));
                     }
                     self.out.has_behavior = true;
-                    map.next_value_seed(BehaviorSeed {
+                    map.next_value_seed(NullOr(BehaviorSeed {
                         sink: &mut *self.sink,
                         out: &mut *self.out,
-                    })?;
+                    }))?;
                 }
                 "target" => {
                     let t: Target = map.next_value()?;
@@ -192,10 +192,10 @@ impl<'de, S: CallSink> Visitor<'de> for BehaviorSeed<'_, S> {
                         return Err(de::Error::custom("duplicate key `processes`"));
                     }
                     seen_processes = true;
-                    map.next_value_seed(ProcessesSeed {
+                    map.next_value_seed(NullOr(ProcessesSeed {
                         sink: &mut *self.sink,
                         out: &mut *self.out,
-                    })?;
+                    }))?;
                 }
                 "summary" => {
                     let s: Option<Summary> = map.next_value()?;
@@ -231,6 +231,46 @@ impl<'de, S: CallSink> DeserializeSeed<'de> for ProcessesSeed<'_, S> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
+    }
+}
+
+/// Reads `null` as "absent" (`"behavior": null` is a report without
+/// behaviour, not a type error) and anything else with the inner seed.
+struct NullOr<T>(T);
+
+impl<'de, T: DeserializeSeed<'de, Value = ()>> DeserializeSeed<'de> for NullOr<T> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de, T: DeserializeSeed<'de, Value = ()>> Visitor<'de> for NullOr<T> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object, a list or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.deserialize(d)
+    }
+}
+
+/// A pid: an integer or a decimal string; anything else is an error at its key.
+struct Pid(Option<i64>);
+
+impl<'de> Deserialize<'de> for Pid {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        match v {
+            Value::Null => Ok(Pid(None)),
+            v => parse_pid(&v).map(|p| Pid(Some(p))).map_err(de::Error::custom),
+        }
     }
 }
 
@@ -301,19 +341,13 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessSeed<'_, S> {
             match key.0.as_str() {
                 "pid" | "process_id" => {
                     h.has_process_id |= key.0 == "process_id";
-                    let v: Value = map.next_value()?;
-                    h.pid = Some(parse_pid(&v).map_err(|e| de::Error::custom(format!("`{}`: {e}", key.0)))?);
+                    h.pid = map.next_value::<Pid>()?.0;
                     if first && self.out.format.is_none() {
                         self.out.format = Some(if h.has_process_id { Format::Cape } else { Format::Cuckoo });
                     }
                 }
                 "ppid" | "parent_id" => {
-                    let v: Value = map.next_value()?;
-                    let ppid = match v {
-                        Value::Null => None,
-                        v => Some(parse_pid(&v).map_err(|e| de::Error::custom(format!("`{}`: {e}", key.0)))?),
-                    };
-                    h.ppid = Some(ppid);
+                    h.ppid = Some(map.next_value::<Pid>()?.0);
                 }
                 "process_name" => h.name = Some(map.next_value::<Option<String>>()?),
                 "process_path" | "module_path" => h.path = Some(map.next_value::<Option<String>>()?),

@@ -49,7 +49,9 @@ pub enum ReportError {
 }
 
 fn json_message(path: &str, message: &str) -> String {
-    if path.is_empty() || path == "." {
+    // serde_path_to_error writes `?` for a key it never got to read (truncated input).
+    let path = path.strip_suffix(".?").unwrap_or(path);
+    if path.is_empty() || path == "." || path == "?" {
         message.to_owned()
     } else {
         format!("at {path}: {message}")
@@ -68,6 +70,12 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
     let mut magic = [0u8; 2];
     let n = read_up_to(&mut file, &mut magic).map_err(io_err)?;
     let gzip = n == 2 && magic == [0x1f, 0x8b];
+    if !gzip && file_name.to_ascii_lowercase().ends_with(".gz") {
+        return Err(gzip_error(
+            &file_name,
+            io::Error::new(io::ErrorKind::InvalidData, "not gzip data"),
+        ));
+    }
     let prefix = io::Cursor::new(magic[..n].to_vec());
 
     let mut hasher = Sha256::new();

@@ -301,7 +301,7 @@ mod tests {
     fn long_values_are_cut_at_a_char_boundary_and_counted() {
         let mut b = Builder {
             rows: Rows::default(),
-            max_len: 5,
+            max_len: 4,
             seen: HashSet::new(),
         };
         assert_eq!(b.text("ab€defgh"), Prop::Str(format!("ab{TRUNCATION_MARKER}")));

@@ -1,0 +1,582 @@
+//! Ingest against a real Bolt server (never a mock).
+//!
+//! The server comes from `NEO4J_URI`, `NEO4J_USERNAME`, `NEO4J_PASSWORD`,
+//! `NEO4J_DATABASE`: `scripts/test` starts a local ArcadeDB and sets them;
+//! point them at a Neo4j 5 and the same tests run there. These tests EMPTY
+//! that database. Without `NEO4J_URI` they fail with a message saying so.
+
+use crate::support::{self, run, stderr, stdout};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Database tests run one at a time: each empties the database first.
+fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+struct Conn {
+    uri: String,
+    user: String,
+    password: String,
+    database: String,
+}
+
+fn conn() -> Conn {
+    let var = |k: &str, default: Option<&str>| {
+        std::env::var(k).ok().or(default.map(String::from)).unwrap_or_else(|| {
+            panic!(
+                "{k} is not set: the database tests need a Bolt server. Run `scripts/test` \
+                 (it starts a local ArcadeDB), or set NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD, \
+                 NEO4J_DATABASE to a Neo4j 5 you may empty"
+            )
+        })
+    };
+    Conn {
+        uri: var("NEO4J_URI", None),
+        user: var("NEO4J_USERNAME", Some("neo4j")),
+        password: var("NEO4J_PASSWORD", None),
+        database: var("NEO4J_DATABASE", Some("neo4j")),
+    }
+}
+
+impl Conn {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = support::bin();
+        c.args(args)
+            .env("NEO4J_URI", &self.uri)
+            .env("NEO4J_USERNAME", &self.user)
+            .env("NEO4J_PASSWORD", &self.password)
+            .env("NEO4J_DATABASE", &self.database);
+        c
+    }
+
+    fn ingest(&self, args: &[&str]) -> std::process::Output {
+        let mut full = vec!["ingest"];
+        full.extend_from_slice(args);
+        self.command(&full)
+            .stdin(Stdio::null())
+            .output()
+            .expect("graphmalw runs")
+    }
+
+    fn spawn_ingest(&self, args: &[&str]) -> Child {
+        let mut full = vec!["ingest"];
+        full.extend_from_slice(args);
+        self.command(&full)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    }
+
+    fn client(&self) -> neo4rs::Graph {
+        let config = neo4rs::ConfigBuilder::default()
+            .uri(self.uri.as_str())
+            .user(self.user.as_str())
+            .password(self.password.as_str())
+            .db(self.database.as_str())
+            .build()
+            .expect("config");
+        rt().block_on(neo4rs::Graph::connect(config))
+            .unwrap_or_else(|e| panic!("cannot reach the test database at {}: {e}", self.uri))
+    }
+}
+
+fn rt() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("rt")
+    })
+}
+
+/// Run a query; each row as a JSON object of its columns.
+fn query(g: &neo4rs::Graph, db: &str, cypher: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    rt().block_on(async {
+        let mut txn = g.start_txn_on(db).await.expect("txn");
+        let mut stream = txn
+            .execute(neo4rs::query(cypher))
+            .await
+            .unwrap_or_else(|e| panic!("{cypher}: {e}"));
+        let mut out = Vec::new();
+        while let Some(row) = stream.next(txn.handle()).await.expect("row") {
+            out.push(
+                row.to::<serde_json::Map<String, serde_json::Value>>()
+                    .expect("row as JSON"),
+            );
+        }
+        txn.commit().await.expect("commit");
+        out
+    })
+}
+
+fn wipe(c: &Conn) {
+    let g = c.client();
+    loop {
+        let r = query(
+            &g,
+            &c.database,
+            "MATCH (n) WITH n LIMIT 5000 DETACH DELETE n RETURN count(*) AS n",
+        );
+        if r.first().and_then(|r| r.get("n")).and_then(|v| v.as_i64()).unwrap_or(0) == 0 {
+            break;
+        }
+    }
+}
+
+/// Everything in the database, in a form two runs can be compared by.
+#[derive(Debug, PartialEq, Clone)]
+struct Snapshot {
+    labels: BTreeMap<String, i64>,
+    types: BTreeMap<String, i64>,
+    /// Sorted canonical text of every node (labels + properties) and
+    /// relationship (type, end keys, properties): the property checksum.
+    nodes: Vec<String>,
+    rels: Vec<String>,
+}
+
+const END_KEY: &str = "coalesce(a.uid, a.id, a.sha256, a.path, a.name, a.address)";
+
+fn snapshot(c: &Conn) -> Snapshot {
+    let g = c.client();
+    let mut labels = BTreeMap::new();
+    let mut nodes = Vec::new();
+    for r in query(&g, &c.database, "MATCH (n) RETURN labels(n) AS l, properties(n) AS p") {
+        let l = r["l"]
+            .as_array()
+            .and_then(|a| a.first())
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_owned();
+        *labels.entry(l.clone()).or_insert(0) += 1;
+        nodes.push(format!("{l} {}", canonical(&r["p"])));
+    }
+    let mut types = BTreeMap::new();
+    let mut rels = Vec::new();
+    let q = format!(
+        "MATCH (a)-[r]->(b) RETURN type(r) AS t, {END_KEY} AS a, {} AS b, properties(r) AS p",
+        END_KEY.replace("a.", "b.")
+    );
+    for r in query(&g, &c.database, &q) {
+        let t = r["t"].as_str().unwrap_or("?").to_owned();
+        *types.entry(t.clone()).or_insert(0) += 1;
+        rels.push(format!("{t} {} {} {}", r["a"], r["b"], canonical(&r["p"])));
+    }
+    nodes.sort();
+    rels.sort();
+    Snapshot {
+        labels,
+        types,
+        nodes,
+        rels,
+    }
+}
+
+/// JSON with object keys sorted (serde_json's map is ordered by key).
+fn canonical(v: &serde_json::Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn assert_same(actual: &Snapshot, expected: &Snapshot, what: &str) {
+    assert_eq!(actual.labels, expected.labels, "{what}: node counts per label differ");
+    assert_eq!(
+        actual.types, expected.types,
+        "{what}: relationship counts per type differ"
+    );
+    if actual.nodes != expected.nodes {
+        let diff: Vec<_> = actual
+            .nodes
+            .iter()
+            .filter(|n| !expected.nodes.contains(n))
+            .take(3)
+            .collect();
+        panic!("{what}: node properties differ, e.g. {diff:?}");
+    }
+    if actual.rels != expected.rels {
+        let diff: Vec<_> = actual
+            .rels
+            .iter()
+            .filter(|n| !expected.rels.contains(n))
+            .take(3)
+            .collect();
+        panic!("{what}: relationship properties differ, e.g. {diff:?}");
+    }
+}
+
+/// The reports every database test ingests: the fixtures and the examples.
+fn corpus() -> Vec<PathBuf> {
+    let mut v = vec![support::examples()];
+    if let Some(f) = support::fixtures() {
+        v.push(f.join("reports"));
+    }
+    v
+}
+
+fn corpus_args() -> Vec<String> {
+    corpus().iter().map(|p| p.display().to_string()).collect()
+}
+
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// The graph one clean ingest of the corpus makes (computed once).
+fn clean(c: &Conn) -> &'static Snapshot {
+    static CLEAN: OnceLock<Snapshot> = OnceLock::new();
+    CLEAN.get_or_init(|| {
+        wipe(c);
+        let args = corpus_args();
+        let o = c.ingest(&strs(&args));
+        assert!(o.status.success(), "clean ingest failed: {}", stderr(&o));
+        snapshot(c)
+    })
+}
+
+fn report_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    for d in dirs {
+        for e in std::fs::read_dir(d).expect("read dir").flatten() {
+            let n = e.file_name().to_string_lossy().to_string();
+            if n.ends_with(".json") || n.ends_with(".json.gz") {
+                v.push(e.path());
+            }
+        }
+    }
+    v.sort();
+    v
+}
+
+/// Node and edge counts per spec type over the corpus, from `build --format json`.
+fn build_counts(files: &[PathBuf]) -> (BTreeMap<String, i64>, BTreeMap<String, i64>) {
+    let mut nodes = BTreeMap::new();
+    let mut edges = BTreeMap::new();
+    for f in files {
+        let o = run(&["build", "--format", "json", f.to_str().unwrap_or_default()]);
+        assert!(o.status.success(), "{}: {}", f.display(), stderr(&o));
+        if o.stdout.is_empty() {
+            continue;
+        }
+        let g: serde_json::Value = serde_json::from_slice(&o.stdout).expect("json");
+        for n in g["nodes"].as_array().into_iter().flatten() {
+            *nodes.entry(n["type"].as_str().unwrap_or("?").to_owned()).or_insert(0) += 1;
+        }
+        for e in g["edges"].as_array().into_iter().flatten() {
+            *edges.entry(e["type"].as_str().unwrap_or("?").to_owned()).or_insert(0) += 1;
+        }
+    }
+    (nodes, edges)
+}
+
+fn label_of(spec_type: &str) -> &'static str {
+    match spec_type {
+        "proc" => "Process",
+        "api" => "Api",
+        "module" => "Module",
+        "file_handle" => "FileHandle",
+        "key_handle" => "KeyHandle",
+        other => panic!("unknown node type {other}"),
+    }
+}
+
+#[test]
+fn ingest_counts_equal_what_build_says() {
+    let _g = serial();
+    let c = conn();
+    let snap = clean(&c).clone();
+    let files = report_files(&corpus());
+    let (nodes, edges) = build_counts(&files);
+    for (t, n) in &nodes {
+        assert_eq!(snap.labels.get(label_of(t)), Some(n), "nodes of type {t}");
+    }
+    for (t, n) in &edges {
+        let ty = t.to_uppercase().replace('-', "_");
+        assert_eq!(snap.types.get(&ty), Some(n), "relationships of type {ty}");
+    }
+    assert_eq!(
+        snap.labels.get("Analysis"),
+        Some(&(files.len() as i64)),
+        "one :Analysis per report"
+    );
+    assert_eq!(
+        snap.types.get("HAS_PROCESS"),
+        nodes.get("proc"),
+        "every process hangs off its analysis"
+    );
+    let g = c.client();
+    let incomplete = query(
+        &g,
+        &c.database,
+        "MATCH (a:Analysis) WHERE a.complete <> true RETURN count(*) AS n",
+    );
+    assert_eq!(incomplete[0]["n"], 0, "every analysis is marked complete");
+}
+
+#[test]
+fn dry_run_plans_what_build_says_without_a_database() {
+    let files = report_files(&corpus());
+    let (nodes, _) = build_counts(&files);
+    let args = corpus_args();
+    let mut full = vec!["ingest", "--dry-run", "--uri", "127.0.0.1:1"];
+    full.extend(strs(&args));
+    let o = run(&full);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    for (t, n) in &nodes {
+        assert!(
+            out.contains(&format!("node\t{}\t{n}\n", label_of(t))),
+            "dry run plans {n} {t}: {out}"
+        );
+    }
+    assert!(stderr(&o).contains("dry run: nothing was written"));
+}
+
+#[test]
+fn reingest_skips_and_force_rewrites_to_the_same_graph() {
+    let _g = serial();
+    let c = conn();
+    let expected = clean(&c).clone();
+    wipe(&c);
+    let args = corpus_args();
+    assert!(c.ingest(&strs(&args)).status.success());
+    let again = c.ingest(&strs(&args));
+    assert!(again.status.success(), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("ingested 0 analyses"),
+        "second run skips: {}",
+        stderr(&again)
+    );
+    assert_same(&snapshot(&c), &expected, "after a second ingest");
+    let mut forced = vec!["--force"];
+    forced.extend(strs(&args));
+    let f = c.ingest(&forced);
+    assert!(f.status.success(), "{}", stderr(&f));
+    assert!(
+        !stderr(&f).contains("ingested 0 analyses"),
+        "--force rewrites: {}",
+        stderr(&f)
+    );
+    assert_same(&snapshot(&c), &expected, "after --force");
+}
+
+fn count_nodes(c: &Conn, g: &neo4rs::Graph) -> i64 {
+    query(g, &c.database, "MATCH (n) RETURN count(n) AS n")[0]["n"]
+        .as_i64()
+        .unwrap_or(0)
+}
+
+/// Wait until the database holds more than `min` nodes (the ingest is under way).
+fn wait_for_progress(c: &Conn, child: &mut Child, min: i64) {
+    let g = c.client();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count_nodes(c, &g) <= min {
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "ingest finished before it could be interrupted"
+        );
+        assert!(Instant::now() < deadline, "ingest made no progress in 60 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn sigkill_midway_then_rerun_equals_a_clean_run() {
+    let _g = serial();
+    let c = conn();
+    let expected = clean(&c).clone();
+    wipe(&c);
+    let args = corpus_args();
+    let mut slow = vec!["--batch-size", "25", "--jobs", "1"];
+    slow.extend(strs(&args));
+    for min_nodes in [0, 400] {
+        let mut child = c.spawn_ingest(&slow);
+        wait_for_progress(&c, &mut child, min_nodes);
+        child.kill().expect("SIGKILL");
+        let _ = child.wait();
+    }
+    let g = c.client();
+    let complete = query(
+        &g,
+        &c.database,
+        "MATCH (a:Analysis) WHERE a.complete = true RETURN count(*) AS n",
+    );
+    assert!(
+        complete[0]["n"].as_i64().unwrap_or(0) < expected.labels["Analysis"],
+        "the kills left work undone"
+    );
+    let o = c.ingest(&strs(&args));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same(&snapshot(&c), &expected, "after SIGKILL and re-run");
+}
+
+#[test]
+fn database_restart_midway_then_rerun_equals_a_clean_run() {
+    let Some(restart) = std::env::var("GRAPHMALW_TEST_DB_RESTART").ok() else {
+        assert!(
+            !support::in_ci(),
+            "GRAPHMALW_TEST_DB_RESTART must name the restart command in CI"
+        );
+        eprintln!("SKIPPED: set GRAPHMALW_TEST_DB_RESTART to a command that restarts the test database");
+        return;
+    };
+    let _g = serial();
+    let c = conn();
+    let expected = clean(&c).clone();
+    wipe(&c);
+    let args = corpus_args();
+    let mut slow = vec!["--batch-size", "25", "--jobs", "1"];
+    slow.extend(strs(&args));
+    let mut child = c.spawn_ingest(&slow);
+    wait_for_progress(&c, &mut child, 200);
+    let r = Command::new("sh")
+        .arg("-c")
+        .arg(&restart)
+        .current_dir(support::root())
+        .output()
+        .expect("restart");
+    assert!(
+        r.status.success(),
+        "restart failed: {}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let first = child.wait_with_output().expect("ingest ends");
+    // The ingest rides out the restart with retries, or stops with a clear error.
+    if !first.status.success() {
+        let err = stderr(&first);
+        assert!(
+            err.contains("gave up") || err.contains("run the same command again"),
+            "unclear failure: {err}"
+        );
+    }
+    let o = c.ingest(&strs(&args));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_same(&snapshot(&c), &expected, "after a database restart and re-run");
+}
+
+#[test]
+fn two_concurrent_ingesters_make_no_duplicates() {
+    let _g = serial();
+    let c = conn();
+    let expected = clean(&c).clone();
+    wipe(&c);
+    let args = corpus_args();
+    let mut a = vec!["--batch-size", "50"];
+    a.extend(strs(&args));
+    let mut b = vec!["--batch-size", "80"];
+    b.extend(strs(&args).into_iter().rev());
+    let (ca, cb) = (c.spawn_ingest(&a), c.spawn_ingest(&b));
+    let (oa, ob) = (ca.wait_with_output().expect("a"), cb.wait_with_output().expect("b"));
+    assert!(oa.status.success(), "first ingester: {}", stderr(&oa));
+    assert!(ob.status.success(), "second ingester: {}", stderr(&ob));
+    let g = c.client();
+    for (label, key) in [
+        ("Api", "uid"),
+        ("File", "path"),
+        ("Dll", "name"),
+        ("Sample", "sha256"),
+        ("Analysis", "id"),
+    ] {
+        let r = query(
+            &g,
+            &c.database,
+            &format!("MATCH (n:{label}) RETURN count(n) AS n, count(DISTINCT n.{key}) AS d"),
+        );
+        assert_eq!(r[0]["n"], r[0]["d"], "duplicate :{label} nodes");
+    }
+    assert_same(&snapshot(&c), &expected, "after two concurrent ingesters");
+}
+
+/// Values that would break string-built Cypher: they must arrive as plain data.
+const HOSTILE: [&str; 6] = [
+    "x' }) MATCH (n) DETACH DELETE n //",
+    "back\\slash \"quoted\" 'single'",
+    "$rows } {param} // comment",
+    "MATCH (n) DETACH DELETE n",
+    "line\nbreak\ttab \u{0} nul",
+    "ünïcødé 🦀 \u{202e}rtl",
+];
+
+fn hostile_report(dir: &Path) -> PathBuf {
+    let calls: Vec<serde_json::Value> = HOSTILE
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            serde_json::json!({
+                "category": "registry", "api": "RegOpenKeyExW", "status": 1, "return_value": 0,
+                "time": i, "tid": 1,
+                "arguments": {"key_handle": format!("0x{:08x}", 0x100 + i), "regkey": s, "value": s}
+            })
+        })
+        .collect();
+    let report = serde_json::json!({
+        "info": {"id": 1, "version": "2.0.7"},
+        "target": {"file": {"sha256": "ab".repeat(32), "name": HOSTILE[0]}},
+        "behavior": {"processes": [{
+            "pid": 4242, "ppid": 1, "process_name": HOSTILE[0], "process_path": HOSTILE[1], "calls": calls
+        }], "summary": {"mutex": HOSTILE}},
+    });
+    let p = dir.join("hostile.json");
+    std::fs::write(&p, serde_json::to_vec(&report).expect("json")).expect("write");
+    p
+}
+
+#[test]
+fn hostile_strings_round_trip_as_plain_values() {
+    let _g = serial();
+    let c = conn();
+    wipe(&c);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = hostile_report(dir.path());
+    let o = c.ingest(&[report.to_str().unwrap_or_default()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let g = c.client();
+    let procs = query(
+        &g,
+        &c.database,
+        "MATCH (p:Process) RETURN p.name AS name, p.path AS path",
+    );
+    assert_eq!(procs.len(), 1);
+    assert_eq!(procs[0]["name"], HOSTILE[0]);
+    assert_eq!(procs[0]["path"], HOSTILE[1]);
+    let mut keys: Vec<String> = query(&g, &c.database, "MATCH (k:RegistryKey) RETURN k.path AS p")
+        .iter()
+        .filter_map(|r| r["p"].as_str().map(String::from))
+        .collect();
+    keys.sort();
+    let mut want: Vec<String> = HOSTILE.iter().map(|s| s.to_lowercase()).collect();
+    want.sort();
+    assert_eq!(keys, want, "registry keys round-trip");
+    let mut mutexes: Vec<String> = query(&g, &c.database, "MATCH (m:Mutex) RETURN m.name AS n")
+        .iter()
+        .filter_map(|r| r["n"].as_str().map(String::from))
+        .collect();
+    mutexes.sort();
+    let mut want: Vec<String> = HOSTILE.iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(mutexes, want, "mutexes round-trip");
+    let args = query(&g, &c.database, "MATCH ()-[r:API_KEY_HANDLE]->() RETURN r.args AS a");
+    let mut values: Vec<String> = args
+        .iter()
+        .filter_map(|r| r["a"].as_str())
+        .filter_map(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+        .filter_map(|v| v["value"].as_str().map(String::from))
+        .collect();
+    values.sort();
+    assert_eq!(values, want, "edge args round-trip as JSON");
+    // Nothing was deleted or added besides this one analysis.
+    let (nodes, _) = build_counts(&[report]);
+    let total: i64 = nodes.values().sum();
+    let behaviour = query(
+        &g,
+        &c.database,
+        "MATCH (n) WHERE n.analysis IS NOT NULL RETURN count(n) AS n",
+    );
+    assert_eq!(behaviour[0]["n"].as_i64(), Some(total));
+}

@@ -1,0 +1,12 @@
+//! The integration tests: one binary, a module per area (ripgrep style).
+//!
+//! `db` needs a Bolt server named by `NEO4J_URI` (and `NEO4J_USERNAME`,
+//! `NEO4J_PASSWORD`, `NEO4J_DATABASE`); `scripts/test` starts a local one.
+//! Those tests EMPTY the database they are pointed at.
+
+mod support;
+
+mod cli;
+mod db;
+mod fixtures;
+mod golden;
