@@ -2,7 +2,7 @@
 //! read one and build its graph. No output happens here.
 
 use crate::model::{Analysis, GraphBuilder, GraphConfig, Outcome};
-use crate::report::{read_report, ReadLimits, ReportError};
+use crate::report::{read_report, read_report_bytes, ReadLimits, ReportError, ReportMeta};
 use std::collections::HashSet;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -11,12 +11,24 @@ use std::path::{Path, PathBuf};
 pub fn build_report(path: &Path, cfg: &GraphConfig, limits: ReadLimits) -> Result<Analysis, ReportError> {
     let mut builder = GraphBuilder::new(cfg);
     let meta = read_report(path, limits, &mut builder)?;
+    Ok(finish(meta, builder))
+}
+
+/// [`build_report`] on bytes in memory (plain or gzip JSON) known by `name`:
+/// the same parser and builder without the file system (used by the fuzz target).
+pub fn build_bytes(bytes: &[u8], name: &str, cfg: &GraphConfig, limits: ReadLimits) -> Result<Analysis, ReportError> {
+    let mut builder = GraphBuilder::new(cfg);
+    let meta = read_report_bytes(name, bytes, limits, &mut builder)?;
+    Ok(finish(meta, builder))
+}
+
+fn finish(meta: ReportMeta, builder: GraphBuilder<'_>) -> Analysis {
     let outcome = if !meta.has_behavior || meta.processes == 0 {
         Outcome::NoBehaviour
     } else {
         builder.finish()
     };
-    Ok(Analysis { meta, outcome })
+    Analysis { meta, outcome }
 }
 
 /// A report found on disk, with the path to name it by relative to the

@@ -17,7 +17,7 @@ mod parse;
 mod read;
 
 pub use iocs::{Dropped, Iocs, Signature};
-pub use read::{read_report, ReadLimits, ReportError};
+pub use read::{read_report, read_report_bytes, ReadLimits, ReportError};
 
 use serde_json::Value;
 

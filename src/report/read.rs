@@ -66,41 +66,28 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
         source,
     };
     let mut file = File::open(path).map_err(io_err)?;
-    let stored_bytes = file.metadata().map_err(io_err)?.len();
+    let metadata = file.metadata().map_err(io_err)?;
+    if metadata.is_dir() {
+        return Err(io_err(io::Error::other("is a directory, not a report file")));
+    }
+    let stored_bytes = metadata.len();
+    let report = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if stored_bytes <= WHOLE_FILE_LIMIT {
+        let mut stored = Vec::with_capacity(stored_bytes as usize + 1);
+        file.read_to_end(&mut stored).map_err(io_err)?;
+        return parse_stored(&file_name, &report, &stored, limits, sink);
+    }
+
     let mut magic = [0u8; 2];
     let n = read_up_to(&mut file, &mut magic).map_err(io_err)?;
     let gzip = n == 2 && magic == [0x1f, 0x8b];
-    if !gzip && file_name.to_ascii_lowercase().ends_with(".gz") {
-        return Err(gzip_error(
-            &file_name,
-            io::Error::new(io::ErrorKind::InvalidData, "not gzip data"),
-        ));
-    }
     let prefix = io::Cursor::new(magic[..n].to_vec());
-
     let mut hasher = Sha256::new();
     let mut out = Collected::default();
-    let result = if stored_bytes <= WHOLE_FILE_LIMIT {
-        let mut stored = Vec::with_capacity(stored_bytes as usize + 1);
-        prefix.chain(file).read_to_end(&mut stored).map_err(io_err)?;
-        hasher.update(&stored);
-        let text = if gzip {
-            let mut text = Vec::new();
-            let mut dec = MultiGzDecoder::new(&stored[..]).take(limits.max_report_bytes + 1);
-            dec.read_to_end(&mut text).map_err(|e| gzip_error(&file_name, e))?;
-            text
-        } else {
-            stored
-        };
-        if text.len() as u64 > limits.max_report_bytes {
-            return Err(ReportError::TooLarge {
-                file: file_name,
-                limit: limits.max_report_bytes,
-            });
-        }
-        let mut de = serde_json::Deserializer::from_slice(&text);
-        deserialize(&mut de, sink, &mut out)
-    } else {
+    let r = {
         let hashing = HashingReader {
             inner: prefix.chain(file),
             hasher: &mut hasher,
@@ -127,32 +114,65 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
         }
         if r.is_ok() {
             // The hash covers every stored byte, including what the parser did not need.
-            io::copy(&mut counted.inner, &mut io::sink()).map_err(|e| gzip_error(&file_name, e))?;
+            io::copy(&mut counted.inner, &mut io::sink()).map_err(|e| stream_error(&file_name, gzip, e))?;
         }
         r
     };
-    result.map_err(|(path, inner)| {
-        if inner.is_io() {
-            let msg = inner.to_string();
-            return ReportError::Io {
-                file: file_name.clone(),
-                source: io::Error::other(msg),
-            };
-        }
-        ReportError::Json {
-            file: file_name.clone(),
-            path,
-            message: inner.to_string(),
-            line: inner.line(),
-            column: inner.column(),
-        }
-    })?;
+    match r {
+        Err((_, inner)) if inner.is_io() => Err(stream_error(&file_name, gzip, io::Error::other(inner.to_string()))),
+        r => r.map_err(|e| json_error(&file_name, e)),
+    }?;
+    Ok(meta(hasher, report, stored_bytes, out))
+}
 
-    let report = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Ok(ReportMeta {
+/// Parse a report held in memory: `stored` are the bytes as they would be on
+/// disk (gzip or plain JSON), `name` the file name it is known by. This is
+/// what [`read_report`] does for every file up to 64 MiB, without the I/O;
+/// the fuzz target drives it directly.
+pub fn read_report_bytes<S: CallSink>(
+    name: &str,
+    stored: &[u8],
+    limits: ReadLimits,
+    sink: &mut S,
+) -> Result<ReportMeta, ReportError> {
+    parse_stored(name, name, stored, limits, sink)
+}
+
+fn parse_stored<S: CallSink>(
+    file_name: &str,
+    report: &str,
+    stored: &[u8],
+    limits: ReadLimits,
+    sink: &mut S,
+) -> Result<ReportMeta, ReportError> {
+    let mut hasher = Sha256::new();
+    hasher.update(stored);
+    let gzip = stored.starts_with(&[0x1f, 0x8b]);
+    let decompressed;
+    let text: &[u8] = if gzip {
+        let mut text = Vec::new();
+        let mut dec = MultiGzDecoder::new(stored).take(limits.max_report_bytes.saturating_add(1));
+        dec.read_to_end(&mut text)
+            .map_err(|e| stream_error(file_name, true, e))?;
+        decompressed = text;
+        &decompressed
+    } else {
+        stored
+    };
+    if text.len() as u64 > limits.max_report_bytes {
+        return Err(ReportError::TooLarge {
+            file: file_name.to_owned(),
+            limit: limits.max_report_bytes,
+        });
+    }
+    let mut out = Collected::default();
+    let mut de = serde_json::Deserializer::from_slice(text);
+    deserialize(&mut de, sink, &mut out).map_err(|e| json_error(file_name, e))?;
+    Ok(meta(hasher, report.to_owned(), stored.len() as u64, out))
+}
+
+fn meta(hasher: Sha256, report: String, stored_bytes: u64, out: Collected) -> ReportMeta {
+    ReportMeta {
         id: hex(&hasher.finalize()),
         report,
         stored_bytes,
@@ -162,7 +182,17 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
         sample: out.sample,
         info: out.info,
         iocs: out.iocs,
-    })
+    }
+}
+
+fn json_error(file: &str, (path, inner): (String, serde_json::Error)) -> ReportError {
+    ReportError::Json {
+        file: file.to_owned(),
+        path,
+        message: inner.to_string(),
+        line: inner.line(),
+        column: inner.column(),
+    }
 }
 
 fn deserialize<'de, R: serde_json::de::Read<'de>, S: CallSink>(
@@ -178,10 +208,16 @@ fn deserialize<'de, R: serde_json::de::Read<'de>, S: CallSink>(
     de.end().map_err(|e| (String::new(), e))
 }
 
-fn gzip_error(file: &str, e: io::Error) -> ReportError {
+/// A read error while streaming: corrupt gzip data, or the disk.
+fn stream_error(file: &str, gzip: bool, e: io::Error) -> ReportError {
+    let source = if gzip {
+        io::Error::new(e.kind(), format!("corrupt gzip data: {e}"))
+    } else {
+        e
+    };
     ReportError::Io {
         file: file.to_owned(),
-        source: io::Error::new(e.kind(), format!("corrupt gzip data: {e}")),
+        source,
     }
 }
 
