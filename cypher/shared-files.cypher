@@ -3,7 +3,7 @@
 // category: cross-sample
 // attack: T1105
 // param: min_analyses = 2 | Report paths touched by at least this many analyses
-// param: max_share = 0.5 | Ignore paths touched by more than this share of all analyses (system noise)
+// param: max_share = 0.75 | Ignore paths touched by more than this share of all analyses (system noise)
 // returns: path, analyses, samples
 // description: File paths that several analysed samples opened, created or wrote.
 //   A path shared by a few samples (a dropped payload name, a staging folder) links
@@ -17,6 +17,8 @@ WITH total, f, collect(DISTINCT a) AS hits
 WHERE size(hits) >= $min_analyses AND toFloat(size(hits)) <= $max_share * total
 UNWIND hits AS a
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
+WITH f, a, s
+ORDER BY coalesce(s.name, a.report)
 WITH f, count(DISTINCT a) AS analyses, collect(DISTINCT coalesce(s.name, a.report)) AS samples
 RETURN f.path AS path, analyses, samples
 ORDER BY analyses DESC, path

@@ -207,9 +207,11 @@ impl Settings {
         }
     }
 
-    /// The settings as TOML, password hidden.
+    /// The settings as TOML, password hidden (also one written into the URI).
     pub fn to_toml(&self) -> Result<String> {
-        Ok(toml::to_string(self)?)
+        let mut shown = self.clone();
+        shown.neo4j.uri = crate::sink::neo4j::redact_uri(&shown.neo4j.uri);
+        Ok(toml::to_string(&shown)?)
     }
 }
 

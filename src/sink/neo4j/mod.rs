@@ -103,6 +103,21 @@ fn bolt_rows(rows: &[Row]) -> BoltType {
     BoltType::List(list)
 }
 
+/// The URI without any `user:password@` part, for messages.
+pub fn redact_uri(uri: &str) -> String {
+    let (scheme, rest) = uri.split_once("://").map_or(("", uri), |(s, r)| (s, r));
+    let host_start = rest.find('/').unwrap_or(rest.len());
+    let rest = match rest[..host_start].rfind('@') {
+        Some(at) => format!("***@{}", &rest[at + 1..]),
+        None => rest.to_owned(),
+    };
+    if scheme.is_empty() {
+        rest
+    } else {
+        format!("{scheme}://{rest}")
+    }
+}
+
 /// A readable description of a connection failure.
 fn connect_reason(e: &neo4rs::Error) -> String {
     match e {
@@ -369,5 +384,17 @@ impl Neo4jSink {
             q
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_uri;
+
+    #[test]
+    fn credentials_in_a_uri_are_never_shown() {
+        assert_eq!(redact_uri("bolt://neo4j:s3cret@db.example:7687"), "bolt://***@db.example:7687");
+        assert_eq!(redact_uri("neo4j+s://db.example"), "neo4j+s://db.example");
+        assert_eq!(redact_uri("u:p@127.0.0.1:7687"), "***@127.0.0.1:7687");
     }
 }
