@@ -4,17 +4,18 @@
 // attack: T1105
 // param: min_analyses = 2 | Report paths touched by at least this many analyses
 // param: max_share = 0.75 | Ignore paths touched by more than this share of all analyses (system noise)
+// param: min_corpus = 10 | Apply max_share only when the database holds at least this many analyses; in a smaller one nothing counts as noise
 // returns: path, analyses, samples
 // description: File paths that several analysed samples opened, created or wrote.
 //   A path shared by a few samples (a dropped payload name, a staging folder) links
 //   them to one family or campaign; paths common to most analyses are system noise
-//   and are left out by max_share.
+//   and are left out by max_share (once the database holds min_corpus analyses).
 MATCH (x:Analysis)
 WITH count(x) AS total
 MATCH (h:FileHandle)-[:REFERS_TO]->(f:File)
 MATCH (a:Analysis {id: h.analysis})
 WITH total, f, collect(DISTINCT a) AS hits
-WHERE size(hits) >= $min_analyses AND toFloat(size(hits)) <= $max_share * total
+WHERE size(hits) >= $min_analyses AND (total < $min_corpus OR toFloat(size(hits)) <= $max_share * total)
 UNWIND hits AS a
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
 WITH f, a, s

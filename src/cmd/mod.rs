@@ -3,6 +3,7 @@
 
 mod build;
 mod config_show;
+mod export;
 mod ingest;
 mod query;
 
@@ -45,6 +46,11 @@ pub enum Command {
     Build(build::BuildArgs),
     /// Build graphs in parallel and write them into Neo4j (batched, idempotent).
     Ingest(ingest::IngestArgs),
+    /// Export graphs for bulk loading (neo4j-admin CSV) and machine learning (GraphML, JSON Lines).
+    Export {
+        #[command(subcommand)]
+        format: export::ExportAction,
+    },
     /// The shipped hunting queries: list, show, run.
     Query {
         #[command(subcommand)]
@@ -161,6 +167,7 @@ pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Build(args) => build::run(cli.config.as_deref(), args),
         Command::Ingest(args) => ingest::run(cli.config.as_deref(), args),
+        Command::Export { format } => export::run(cli.config.as_deref(), format),
         Command::Query { action } => query::run(cli.config.as_deref(), action),
         Command::Config {
             action: ConfigAction::Show,

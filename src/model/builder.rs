@@ -460,7 +460,23 @@ fn same_call(a: &Call, b: &Call) -> bool {
 }
 
 fn same_map(a: &[(String, Value)], b: &[(String, Value)]) -> bool {
-    a == b || (a.len() == b.len() && a.iter().all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v == v2)))
+    if a == b {
+        return true;
+    }
+    if a.len() != b.len() {
+        return false;
+    }
+    if a.len() <= 16 {
+        return a.iter().all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v == v2));
+    }
+    // Names are unique (first name wins): compare sorted, not pairwise, so
+    // that a call with 100 000 arguments costs n log n, not n².
+    fn sorted(m: &[(String, Value)]) -> Vec<&(String, Value)> {
+        let mut v: Vec<&(String, Value)> = m.iter().collect();
+        v.sort_unstable_by(|x, y| x.0.cmp(&y.0));
+        v
+    }
+    sorted(a) == sorted(b)
 }
 
 /// A value as the text used in names: strings as they are, null as empty.

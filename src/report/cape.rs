@@ -152,13 +152,19 @@ fn rename_cape_args(api: &str, args: Vec<(String, Value)>) -> Vec<(String, Value
 
 /// Keep the first argument of each name, as an object built from a list would.
 pub(crate) fn first_name_wins(args: Vec<(String, Value)>) -> Vec<(String, Value)> {
-    let mut out: Vec<(String, Value)> = Vec::with_capacity(args.len());
-    for (name, value) in args {
-        if !out.iter().any(|(n, _)| *n == name) {
-            out.push((name, value));
-        }
+    // Linear whatever the count: a hostile report may list 100 000 arguments.
+    let keep: Vec<bool> = if args.len() <= 16 {
+        (0..args.len())
+            .map(|i| !args[..i].iter().any(|(n, _)| *n == args[i].0))
+            .collect()
+    } else {
+        let mut seen = std::collections::HashSet::with_capacity(args.len());
+        args.iter().map(|(n, _)| seen.insert(n.as_str())).collect()
+    };
+    if keep.iter().all(|k| *k) {
+        return args;
     }
-    out
+    args.into_iter().zip(keep).filter_map(|(a, k)| k.then_some(a)).collect()
 }
 
 #[cfg(test)]

@@ -60,20 +60,23 @@ impl Iocs {
     /// Attach the techniques of CAPE's top-level `ttps` to their signatures,
     /// then deduplicate everything.
     pub(crate) fn finish(&mut self, ttps: &BTreeMap<String, Vec<String>>) {
-        for sig in &mut self.signatures {
-            if let Some(ids) = ttps.get(&sig.name) {
-                for id in ids {
-                    if !sig.attack.contains(id) {
-                        sig.attack.push(id.clone());
-                    }
-                }
-            }
-        }
+        // Deduplicate first, and with sets: hostile reports may repeat a
+        // signature or a technique any number of times (no n² here).
         dedup_by_key(&mut self.mutexes, |m| m.clone());
         dedup_by_key(&mut self.ips, |i| i.clone());
         dedup_by_key(&mut self.domains, |d| d.domain.to_lowercase());
         dedup_by_key(&mut self.signatures, |s| s.name.clone());
         dedup_by_key(&mut self.dropped, |d| d.sha256.to_lowercase());
+        for sig in &mut self.signatures {
+            if let Some(ids) = ttps.get(&sig.name) {
+                let mut seen: std::collections::HashSet<String> = sig.attack.iter().cloned().collect();
+                for id in ids {
+                    if seen.insert(id.clone()) {
+                        sig.attack.push(id.clone());
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -194,6 +197,7 @@ impl<'de> Deserialize<'de> for Hosts {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a domain object")]
 pub(crate) struct RawDomain {
     #[serde(default)]
     domain: Text,
@@ -202,6 +206,7 @@ pub(crate) struct RawDomain {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "a `network` object")]
 pub(crate) struct Network {
     #[serde(default)]
     hosts: Option<Hosts>,
@@ -227,6 +232,7 @@ impl Network {
 
 /// One entry of `signatures`; `data`, `marks` and the like are skipped.
 #[derive(Deserialize)]
+#[serde(expecting = "a signature object")]
 pub(crate) struct RawSignature {
     #[serde(default)]
     name: Text,
@@ -340,6 +346,7 @@ impl<'de> Deserialize<'de> for Ttps {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a dropped-file object")]
 pub(crate) struct RawDropped {
     #[serde(default)]
     sha256: Text,

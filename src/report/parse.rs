@@ -133,12 +133,14 @@ impl<'de> Deserialize<'de> for KeyName {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "a `target` object")]
 struct Target {
     #[serde(default)]
     file: Option<TargetFile>,
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "a `target.file` object")]
 struct TargetFile {
     #[serde(default)]
     sha256: Text,
@@ -155,6 +157,7 @@ struct TargetFile {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(expecting = "an `info` object")]
 struct Info {
     #[serde(default)]
     version: Text,
@@ -215,6 +218,7 @@ impl<'de, S: CallSink> Visitor<'de> for BehaviorSeed<'_, S> {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a `summary` object")]
 struct Summary {
     #[serde(default)]
     mutex: Option<TextList>,
@@ -430,9 +434,13 @@ impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, S> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         match self.target {
             CallTarget::Stream { sink, format } => {
+                let mut i = 0usize;
                 while let Some(raw) = seq.next_element_seed(CallSeed)? {
-                    let call = raw.normalise(format).map_err(de::Error::custom)?;
-                    sink.call(call).map_err(de::Error::custom)?;
+                    // The path ends at `calls` here (the element is done): name the call.
+                    let at = |e: String| de::Error::custom(format!("calls[{i}]: {e}"));
+                    let call = raw.normalise(format).map_err(at)?;
+                    sink.call(call).map_err(at)?;
+                    i += 1;
                 }
             }
             CallTarget::Buffer(calls) => {
@@ -538,6 +546,7 @@ impl<'de> Visitor<'de> for ArgsSeed {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         #[derive(Deserialize)]
+        #[serde(expecting = "an argument object {name, value}")]
         struct NamedArg {
             name: String,
             #[serde(default)]

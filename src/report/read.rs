@@ -16,6 +16,10 @@ use std::path::Path;
 /// Files up to this size (as stored) are read into memory in one go.
 const WHOLE_FILE_LIMIT: u64 = 64 << 20;
 
+/// A gzip report read whole is decompressed in memory up to this size;
+/// beyond it, it is parsed as it is decompressed.
+const IN_MEMORY_TEXT_LIMIT: u64 = 256 << 20;
+
 /// Bounds on what one report may cost.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadLimits {
@@ -65,10 +69,19 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
         file: file_name.clone(),
         source,
     };
-    let mut file = File::open(path).map_err(io_err)?;
+    // Checked before opening: opening a FIFO blocks, and /dev/zero never ends.
+    let not_regular = |m: &std::fs::Metadata| {
+        let what = if m.is_dir() { "a directory" } else { "a FIFO, socket or device" };
+        io_err(io::Error::other(format!("not a regular file ({what}); skipped")))
+    };
+    let before = std::fs::metadata(path).map_err(|e| io_err(context("cannot open", e)))?;
+    if !before.is_file() {
+        return Err(not_regular(&before));
+    }
+    let mut file = File::open(path).map_err(|e| io_err(context("cannot open", e)))?;
     let metadata = file.metadata().map_err(io_err)?;
-    if metadata.is_dir() {
-        return Err(io_err(io::Error::other("is a directory, not a report file")));
+    if !metadata.is_file() {
+        return Err(not_regular(&metadata));
     }
     let stored_bytes = metadata.len();
     let report = path
@@ -77,52 +90,75 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
         .unwrap_or_default();
     if stored_bytes <= WHOLE_FILE_LIMIT {
         let mut stored = Vec::with_capacity(stored_bytes as usize + 1);
-        file.read_to_end(&mut stored).map_err(io_err)?;
+        // `take`: a file that grows while it is read (or a /proc file that
+        // claims size 0) still goes no further than the limits allow.
+        (&mut file)
+            .take(limits.max_report_bytes.saturating_add(1))
+            .read_to_end(&mut stored)
+            .map_err(|e| io_err(context("cannot read", e)))?;
         return parse_stored(&file_name, &report, &stored, limits, sink);
     }
 
     let mut magic = [0u8; 2];
-    let n = read_up_to(&mut file, &mut magic).map_err(io_err)?;
+    let n = read_up_to(&mut file, &mut magic).map_err(|e| io_err(context("cannot read", e)))?;
     let gzip = n == 2 && magic == [0x1f, 0x8b];
     let prefix = io::Cursor::new(magic[..n].to_vec());
     let mut hasher = Sha256::new();
     let mut out = Collected::default();
-    let r = {
-        let hashing = HashingReader {
-            inner: prefix.chain(file),
-            hasher: &mut hasher,
-        };
-        let limited: Box<dyn Read + '_> = if gzip {
-            Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 16, hashing)))
-        } else {
-            Box::new(hashing)
-        };
-        let mut counted = LimitReader {
-            inner: limited,
-            left: limits.max_report_bytes,
-            exceeded: false,
-        };
-        let r = {
-            let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, &mut counted));
-            deserialize(&mut de, sink, &mut out)
-        };
-        if counted.exceeded {
-            return Err(ReportError::TooLarge {
-                file: file_name,
-                limit: limits.max_report_bytes,
-            });
-        }
-        if r.is_ok() {
-            // The hash covers every stored byte, including what the parser did not need.
-            io::copy(&mut counted.inner, &mut io::sink()).map_err(|e| stream_error(&file_name, gzip, e))?;
-        }
-        r
+    let hashing = HashingReader {
+        inner: prefix.chain(file),
+        hasher: &mut hasher,
     };
-    match r {
-        Err((_, inner)) if inner.is_io() => Err(stream_error(&file_name, gzip, io::Error::other(inner.to_string()))),
-        r => r.map_err(|e| json_error(&file_name, e)),
-    }?;
+    parse_stream(&file_name, hashing, gzip, limits, sink, &mut out)?;
     Ok(meta(hasher, report, stored_bytes, out))
+}
+
+/// Parse a report as it is read from `input` (JSON, or gzip when `gzip`):
+/// memory does not follow its size, and no more than
+/// `limits.max_report_bytes` decompressed bytes are read.
+fn parse_stream<S: CallSink>(
+    file_name: &str,
+    input: impl Read,
+    gzip: bool,
+    limits: ReadLimits,
+    sink: &mut S,
+    out: &mut Collected,
+) -> Result<(), ReportError> {
+    let decoded: Box<dyn Read + '_> = if gzip {
+        Box::new(MultiGzDecoder::new(input))
+    } else {
+        Box::new(input)
+    };
+    let mut counted = LimitReader {
+        inner: decoded,
+        left: limits.max_report_bytes,
+        exceeded: false,
+    };
+    let r = {
+        let mut buffered = BufReader::with_capacity(1 << 16, &mut counted);
+        if let Ok(start) = io::BufRead::fill_buf(&mut buffered) {
+            if let Some(e) = bad_start(file_name, start) {
+                return Err(e);
+            }
+        }
+        let mut de = serde_json::Deserializer::from_reader(buffered);
+        deserialize(&mut de, sink, out)
+    };
+    if counted.exceeded {
+        return Err(ReportError::TooLarge {
+            file: file_name.to_owned(),
+            limit: limits.max_report_bytes,
+        });
+    }
+    match r {
+        Ok(()) => {
+            // The hash covers every stored byte, including what the parser did not need.
+            io::copy(&mut counted.inner, &mut io::sink()).map_err(|e| stream_error(file_name, gzip, e))?;
+            Ok(())
+        }
+        Err((_, inner)) if inner.is_io() => Err(stream_error(file_name, gzip, io::Error::other(inner.to_string()))),
+        Err(e) => Err(json_error(file_name, e)),
+    }
 }
 
 /// Parse a report held in memory: `stored` are the bytes as they would be on
@@ -147,27 +183,55 @@ fn parse_stored<S: CallSink>(
 ) -> Result<ReportMeta, ReportError> {
     let mut hasher = Sha256::new();
     hasher.update(stored);
+    let too_large = || ReportError::TooLarge {
+        file: file_name.to_owned(),
+        limit: limits.max_report_bytes,
+    };
+    if stored.len() as u64 > limits.max_report_bytes {
+        return Err(too_large());
+    }
     let gzip = stored.starts_with(&[0x1f, 0x8b]);
     let decompressed;
     let text: &[u8] = if gzip {
+        // Decompressed in memory up to a bound; past it (a large report, or a
+        // gzip bomb) it is parsed as a stream, so memory stays bounded.
+        let cap = limits.max_report_bytes.min(IN_MEMORY_TEXT_LIMIT);
         let mut text = Vec::new();
-        let mut dec = MultiGzDecoder::new(stored).take(limits.max_report_bytes.saturating_add(1));
-        dec.read_to_end(&mut text)
+        MultiGzDecoder::new(stored)
+            .take(cap.saturating_add(1))
+            .read_to_end(&mut text)
             .map_err(|e| stream_error(file_name, true, e))?;
+        if text.len() as u64 > cap {
+            if cap == limits.max_report_bytes {
+                return Err(too_large());
+            }
+            drop(text);
+            let mut out = Collected::default();
+            parse_stream(file_name, stored, true, limits, sink, &mut out)?;
+            return Ok(meta(hasher, report.to_owned(), stored.len() as u64, out));
+        }
         decompressed = text;
         &decompressed
     } else {
         stored
     };
-    if text.len() as u64 > limits.max_report_bytes {
-        return Err(ReportError::TooLarge {
-            file: file_name.to_owned(),
-            limit: limits.max_report_bytes,
-        });
+    if let Some(e) = bad_start(file_name, text) {
+        return Err(e);
     }
     let mut out = Collected::default();
     let mut de = serde_json::Deserializer::from_slice(text);
-    deserialize(&mut de, sink, &mut out).map_err(|e| json_error(file_name, e))?;
+    deserialize(&mut de, sink, &mut out).map_err(|e| {
+        let mut err = json_error(file_name, e);
+        if let ReportError::Json {
+            message, line, column, ..
+        } = &mut err
+        {
+            if let Some(h) = hint(text, *line, *column) {
+                *message = format!("{h}: {message}");
+            }
+        }
+        err
+    })?;
     Ok(meta(hasher, report.to_owned(), stored.len() as u64, out))
 }
 
@@ -188,11 +252,28 @@ fn meta(hasher: Sha256, report: String, stored_bytes: u64, out: Collected) -> Re
 fn json_error(file: &str, (path, inner): (String, serde_json::Error)) -> ReportError {
     ReportError::Json {
         file: file.to_owned(),
-        path,
-        message: inner.to_string(),
+        path: shorten(path, 200),
+        message: shorten(inner.to_string(), 400),
         line: inner.line(),
         column: inner.column(),
     }
+}
+
+/// Keep an error line readable: a report's keys and values end up in paths
+/// and messages (`invalid type: string "…"`), and may be megabytes long.
+fn shorten(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    let floor = |mut i: usize| {
+        while !s.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    };
+    let head = floor(max / 2);
+    let tail = floor(s.len() - max / 3);
+    format!("{}…{}", &s[..head], &s[tail..])
 }
 
 fn deserialize<'de, R: serde_json::de::Read<'de>, S: CallSink>(
@@ -208,12 +289,65 @@ fn deserialize<'de, R: serde_json::de::Read<'de>, S: CallSink>(
     de.end().map_err(|e| (String::new(), e))
 }
 
+/// A report that is not UTF-8 JSON from its first byte: said plainly rather
+/// than as serde_json's "expected value at line 1 column 1".
+fn bad_start(file: &str, start: &[u8]) -> Option<ReportError> {
+    let message = if start.starts_with(&[0xef, 0xbb, 0xbf]) {
+        "starts with a UTF-8 byte order mark (EF BB BF), which JSON does not allow"
+    } else if start.starts_with(&[0xff, 0xfe]) || start.starts_with(&[0xfe, 0xff]) {
+        "is UTF-16 text (byte order mark); reports must be UTF-8 JSON"
+    } else {
+        return None;
+    };
+    Some(ReportError::Json {
+        file: file.to_owned(),
+        path: String::new(),
+        message: format!("{message} at line 1 column 1"),
+        line: 1,
+        column: 1,
+    })
+}
+
+/// What serde_json's message leaves unsaid, judged from the text at the
+/// error's place: empty input and the non-JSON literals some tools write.
+fn hint(text: &[u8], line: usize, column: usize) -> Option<&'static str> {
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return Some("empty report");
+    }
+    let line_start = if line <= 1 {
+        0
+    } else {
+        text.iter()
+            .enumerate()
+            .filter(|(_, b)| **b == b'\n')
+            .nth(line - 2)
+            .map(|(i, _)| i + 1)?
+    };
+    // serde_json's column is the 1-based byte column of the offending byte.
+    let at = text.get(line_start + column.saturating_sub(1)..)?;
+    let literal = |l: &[u8]| at.starts_with(l) || at.get(1..).is_some_and(|a| a.starts_with(l));
+    if literal(b"NaN") {
+        Some("NaN is not a JSON number")
+    } else if literal(b"Infinity") || literal(b"-Infinity") {
+        Some("Infinity is not a JSON number")
+    } else if at.first() == Some(&b'\'') {
+        Some("single-quoted strings are not JSON")
+    } else {
+        None
+    }
+}
+
+/// An I/O error with what was being done.
+fn context(action: &str, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{action}: {e}"))
+}
+
 /// A read error while streaming: corrupt gzip data, or the disk.
 fn stream_error(file: &str, gzip: bool, e: io::Error) -> ReportError {
     let source = if gzip {
         io::Error::new(e.kind(), format!("corrupt gzip data: {e}"))
     } else {
-        e
+        context("cannot read", e)
     };
     ReportError::Io {
         file: file.to_owned(),

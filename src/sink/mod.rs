@@ -1,8 +1,11 @@
 //! Output sinks: where finished graphs go. Each writes into any
 //! `io::Write`, so tests compare bytes in memory.
 
+pub mod csv;
 pub mod dot;
+pub mod graphml;
 pub mod json;
+pub mod jsonl;
 pub mod neo4j;
 pub mod svg;
 

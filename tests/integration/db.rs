@@ -13,19 +13,19 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Database tests run one at a time: each empties the database first.
-fn serial() -> MutexGuard<'static, ()> {
+pub(crate) fn serial() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-struct Conn {
+pub(crate) struct Conn {
     uri: String,
     user: String,
     password: String,
     database: String,
 }
 
-fn conn() -> Conn {
+pub(crate) fn conn() -> Conn {
     let var = |k: &str, default: Option<&str>| {
         std::env::var(k).ok().or(default.map(String::from)).unwrap_or_else(|| {
             panic!(
@@ -44,7 +44,7 @@ fn conn() -> Conn {
 }
 
 impl Conn {
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut c = support::bin();
         c.args(args)
             .env("NEO4J_URI", &self.uri)
@@ -54,7 +54,7 @@ impl Conn {
         c
     }
 
-    fn ingest(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn ingest(&self, args: &[&str]) -> std::process::Output {
         let mut full = vec!["ingest"];
         full.extend_from_slice(args);
         self.command(&full)
@@ -118,7 +118,7 @@ fn query(g: &neo4rs::Graph, db: &str, cypher: &str) -> Vec<serde_json::Map<Strin
     })
 }
 
-fn wipe(c: &Conn) {
+pub(crate) fn wipe(c: &Conn) {
     let g = c.client();
     loop {
         let r = query(
@@ -134,13 +134,13 @@ fn wipe(c: &Conn) {
 
 /// Everything in the database, in a form two runs can be compared by.
 #[derive(Debug, PartialEq, Clone)]
-struct Snapshot {
-    labels: BTreeMap<String, i64>,
-    types: BTreeMap<String, i64>,
+pub(crate) struct Snapshot {
+    pub(crate) labels: BTreeMap<String, i64>,
+    pub(crate) types: BTreeMap<String, i64>,
     /// Sorted canonical text of every node (labels + properties) and
     /// relationship (type, end keys, properties): the property checksum.
-    nodes: Vec<String>,
-    rels: Vec<String>,
+    pub(crate) nodes: Vec<String>,
+    pub(crate) rels: Vec<String>,
 }
 
 const END_KEY: &str = "coalesce(a.uid, a.id, a.sha256, a.path, a.name, a.address)";
@@ -185,7 +185,7 @@ fn canonical(v: &serde_json::Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
-fn assert_same(actual: &Snapshot, expected: &Snapshot, what: &str) {
+pub(crate) fn assert_same(actual: &Snapshot, expected: &Snapshot, what: &str) {
     assert_eq!(actual.labels, expected.labels, "{what}: node counts per label differ");
     assert_eq!(
         actual.types, expected.types,
@@ -220,16 +220,16 @@ fn corpus() -> Vec<PathBuf> {
     v
 }
 
-fn corpus_args() -> Vec<String> {
+pub(crate) fn corpus_args() -> Vec<String> {
     corpus().iter().map(|p| p.display().to_string()).collect()
 }
 
-fn strs(v: &[String]) -> Vec<&str> {
+pub(crate) fn strs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
 /// The graph one clean ingest of the corpus makes (computed once).
-fn clean(c: &Conn) -> &'static Snapshot {
+pub(crate) fn clean(c: &Conn) -> &'static Snapshot {
     static CLEAN: OnceLock<Snapshot> = OnceLock::new();
     CLEAN.get_or_init(|| {
         wipe(c);

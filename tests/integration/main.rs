@@ -8,5 +8,8 @@ mod support;
 
 mod cli;
 mod db;
+mod export;
 mod fixtures;
 mod golden;
+mod hostile;
+mod queries;

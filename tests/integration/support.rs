@@ -168,3 +168,61 @@ pub fn code(o: &Output) -> i32 {
         .code()
         .unwrap_or_else(|| panic!("graphmalw was killed: {:?}\n{}", o.status, stderr(o)))
 }
+
+// ---- Added for the hostile and faults modules. ----
+
+/// Run `cmd` to its end, but for at most `limit`: past it the process is
+/// killed and the test fails (a hang is a bug). Returns the output and how
+/// long it took. stdin is closed.
+pub fn output_within(cmd: &mut Command, limit: std::time::Duration) -> (Output, std::time::Duration) {
+    use std::io::Read;
+    use std::process::Stdio;
+    let started = std::time::Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("graphmalw starts");
+    // Drained on threads so a chatty child never blocks on a full pipe.
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            buf
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("stderr")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            let err = err.join().unwrap_or_default();
+            panic!(
+                "graphmalw did not finish within {limit:?} (a hang); stderr so far:\n{}",
+                String::from_utf8_lossy(&err)
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let output = Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    };
+    (output, started.elapsed())
+}
+
+/// Fail when anything graphmalw printed looks like a Rust panic.
+pub fn assert_no_panic(o: &Output) {
+    for text in [stdout(o), stderr(o)] {
+        assert!(
+            !text.contains("panicked") && !text.contains("RUST_BACKTRACE"),
+            "graphmalw panicked:\n{text}"
+        );
+    }
+}
