@@ -96,7 +96,7 @@ impl Serialize for EdgeJson<'_> {
 }
 
 /// Arguments as a JSON object, in report order.
-pub(crate) struct Args<'a>(pub &'a [(String, serde_json::Value)]);
+pub struct Args<'a>(pub &'a [(String, serde_json::Value)]);
 
 impl Serialize for Args<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -19,10 +19,10 @@ pub(crate) fn serial() -> MutexGuard<'static, ()> {
 }
 
 pub(crate) struct Conn {
-    uri: String,
-    user: String,
-    password: String,
-    database: String,
+    pub(crate) uri: String,
+    pub(crate) user: String,
+    pub(crate) password: String,
+    pub(crate) database: String,
 }
 
 pub(crate) fn conn() -> Conn {
@@ -63,7 +63,7 @@ impl Conn {
             .expect("graphmalw runs")
     }
 
-    fn spawn_ingest(&self, args: &[&str]) -> Child {
+    pub(crate) fn spawn_ingest(&self, args: &[&str]) -> Child {
         let mut full = vec!["ingest"];
         full.extend_from_slice(args);
         self.command(&full)
@@ -74,7 +74,7 @@ impl Conn {
             .expect("spawn")
     }
 
-    fn client(&self) -> neo4rs::Graph {
+    pub(crate) fn client(&self) -> neo4rs::Graph {
         let config = neo4rs::ConfigBuilder::default()
             .uri(self.uri.as_str())
             .user(self.user.as_str())
@@ -87,7 +87,7 @@ impl Conn {
     }
 }
 
-fn rt() -> &'static tokio::runtime::Runtime {
+pub(crate) fn rt() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
@@ -99,7 +99,7 @@ fn rt() -> &'static tokio::runtime::Runtime {
 }
 
 /// Run a query; each row as a JSON object of its columns.
-fn query(g: &neo4rs::Graph, db: &str, cypher: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+pub(crate) fn query(g: &neo4rs::Graph, db: &str, cypher: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
     rt().block_on(async {
         let mut txn = g.start_txn_on(db).await.expect("txn");
         let mut stream = txn
@@ -145,7 +145,7 @@ pub(crate) struct Snapshot {
 
 const END_KEY: &str = "coalesce(a.uid, a.id, a.sha256, a.path, a.name, a.address)";
 
-fn snapshot(c: &Conn) -> Snapshot {
+pub(crate) fn snapshot(c: &Conn) -> Snapshot {
     let g = c.client();
     let mut labels = BTreeMap::new();
     let mut nodes = Vec::new();
@@ -366,14 +366,14 @@ fn reingest_skips_and_force_rewrites_to_the_same_graph() {
     assert_same(&snapshot(&c), &expected, "after --force");
 }
 
-fn count_nodes(c: &Conn, g: &neo4rs::Graph) -> i64 {
+pub(crate) fn count_nodes(c: &Conn, g: &neo4rs::Graph) -> i64 {
     query(g, &c.database, "MATCH (n) RETURN count(n) AS n")[0]["n"]
         .as_i64()
         .unwrap_or(0)
 }
 
 /// Wait until the database holds more than `min` nodes (the ingest is under way).
-fn wait_for_progress(c: &Conn, child: &mut Child, min: i64) {
+pub(crate) fn wait_for_progress(c: &Conn, child: &mut Child, min: i64) {
     let g = c.client();
     let deadline = Instant::now() + Duration::from_secs(60);
     while count_nodes(c, &g) <= min {

@@ -11,5 +11,4 @@ mod db;
 mod export;
 mod fixtures;
 mod golden;
-mod hostile;
 mod queries;

@@ -1,0 +1,25 @@
+// name: network-contacts
+// title: Domains and IP addresses each analysis contacted
+// category: network
+// attack: T1071
+// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// returns: report, analysis, kind, indicator, resolves_to, resolved_from, seen_in
+// description: The hosts and addresses in each report's network section, with the
+//   resolutions the sandbox saw (any analysis's DNS answers: :Domain-[:RESOLVES_TO]->
+//   :IpAddress is shared) and seen_in, the number of analyses that contacted the same
+//   indicator. A domain or address seen in one or two analyses is a candidate C2 or
+//   download server to block and pivot on; one seen in most analyses is the sandbox's
+//   own traffic (its resolver, OS update and certificate checks).
+MATCH (a:Analysis)
+WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
+MATCH (a)-[:CONTACTED]->(x)
+WHERE x:Domain OR x:IpAddress
+OPTIONAL MATCH (x)-[:RESOLVES_TO]->(ip:IpAddress)
+OPTIONAL MATCH (dom:Domain)-[:RESOLVES_TO]->(x)
+WITH a, x, ip, dom
+ORDER BY ip.address, dom.name
+WITH a, x, collect(DISTINCT ip.address) AS resolves_to, collect(DISTINCT dom.name) AS resolved_from
+MATCH (o:Analysis)-[:CONTACTED]->(x)
+RETURN a.report AS report, a.id AS analysis, CASE WHEN x:Domain THEN 'domain' ELSE 'ip' END AS kind,
+       coalesce(x.name, x.address) AS indicator, resolves_to, resolved_from, count(DISTINCT o) AS seen_in
+ORDER BY report, analysis, kind, indicator

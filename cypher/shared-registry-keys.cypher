@@ -1,0 +1,26 @@
+// name: shared-registry-keys
+// title: Samples that touched the same registry key
+// category: cross-sample
+// param: min_analyses = 2 | Report keys touched by at least this many analyses
+// param: max_share = 0.75 | Ignore keys touched by more than this share of all analyses (system noise)
+// param: min_corpus = 10 | Apply max_share only when the database holds at least this many analyses; in a smaller one nothing counts as noise
+// returns: key, analyses, samples
+// description: Registry keys (lowercased, as :RegistryKey stores them) that several
+//   analysed samples opened, created, read or wrote. A family tends to reuse its
+//   configuration key, its autostart value and the same anti-VM probes, so a key
+//   shared by a few samples links them; keys that most analyses touch (the loader's,
+//   the shell's, locale settings) are noise and max_share leaves them out (once the
+//   database holds min_corpus analyses).
+MATCH (x:Analysis)
+WITH count(x) AS total
+MATCH (h:KeyHandle)-[:REFERS_TO]->(k:RegistryKey)
+MATCH (a:Analysis {id: h.analysis})
+WITH total, k, collect(DISTINCT a) AS hits
+WHERE size(hits) >= $min_analyses AND (total < $min_corpus OR toFloat(size(hits)) <= $max_share * total)
+UNWIND hits AS a
+OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
+WITH k, a, s
+ORDER BY coalesce(s.name, a.report)
+WITH k, count(DISTINCT a) AS analyses, collect(DISTINCT coalesce(s.name, a.report)) AS samples
+RETURN k.path AS key, analyses, samples
+ORDER BY analyses DESC, key

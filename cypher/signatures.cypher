@@ -1,0 +1,20 @@
+// name: signatures
+// title: Sandbox signatures that matched, with severity and ATT&CK techniques
+// category: triage
+// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: min_severity = 1 | Only signatures this report rated at least this severe
+// returns: report, analysis, signature, severity, attack, description, seen_in
+// description: Every signature each report says matched, with the severity the report
+//   gave it (the :Signature node keeps the greatest severity any report gave) and the
+//   ATT&CK technique ids of the match, most severe first. seen_in counts the analyses in
+//   the database that matched the same signature: a severe signature seen in one
+//   analysis deserves reading, one seen everywhere is likely the sandbox's own noise
+//   (antidebug_setunhandledexceptionfilter). Use min_severity = 3 for the short list.
+MATCH (a:Analysis)
+WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
+MATCH (a)-[m:MATCHED]->(s:Signature)
+WHERE coalesce(m.severity, s.severity, 0) >= $min_severity
+MATCH (o:Analysis)-[:MATCHED]->(s)
+RETURN a.report AS report, a.id AS analysis, s.name AS signature, coalesce(m.severity, s.severity) AS severity,
+       m.attack AS attack, s.description AS description, count(DISTINCT o) AS seen_in
+ORDER BY report, analysis, severity DESC, signature
