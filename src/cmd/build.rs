@@ -6,8 +6,8 @@ use crate::pipeline::{build_report, find_reports, Found};
 use crate::settings::Settings;
 use crate::sink::{dot, json, svg, HandleLabel, OutputFormat};
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
-use std::io::{IsTerminal, Write};
+
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -134,7 +134,7 @@ fn build_all(found: &[Found], outputs: &[PathBuf], settings: &Settings) -> [usiz
     let cfg = settings.graph_config();
     let next = AtomicUsize::new(0);
     let counts = Mutex::new([0usize; 4]);
-    let bar = progress_bar(found.len() as u64);
+    let bar = super::progress_bar("building", found.len() as u64);
     let jobs = settings.jobs().min(found.len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..jobs {
@@ -184,19 +184,6 @@ fn build_all(found: &[Found], outputs: &[PathBuf], settings: &Settings) -> [usiz
     });
     bar.finish_and_clear();
     counts.into_inner().unwrap_or_default()
-}
-
-fn progress_bar(len: u64) -> ProgressBar {
-    if !std::io::stderr().is_terminal() || len < 2 {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} building [{bar:30}] {pos}/{len} reports {per_sec} eta {eta}")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
 }
 
 /// The output file for a report: its relative path under `out`, with the

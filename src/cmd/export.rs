@@ -19,9 +19,9 @@ use crate::sink::csv::{self as csvsink, CsvWriter};
 use crate::sink::neo4j::rows::analysis_rows;
 use crate::sink::{graphml, jsonl};
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Condvar, Mutex};
@@ -144,19 +144,6 @@ fn find(paths: &[PathBuf]) -> (Vec<Found>, usize) {
     (found, errors.len())
 }
 
-fn progress_bar(len: u64) -> ProgressBar {
-    if !std::io::stderr().is_terminal() || len < 2 {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} exporting [{bar:30}] {pos}/{len} reports {per_sec} eta {eta}")
-    {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar
-}
-
 /// Run `work` on every report on `jobs` threads and hand the results to
 /// `consume` on this thread, in input order. At most a window of results
 /// waits for an earlier one, so memory stays bounded. `consume` returning
@@ -257,7 +244,7 @@ fn neo4j_csv(settings: &Settings, args: CsvArgs) -> i32 {
         failed: walk_failed,
         ..Counts::default()
     });
-    let bar = progress_bar(found.len() as u64);
+    let bar = super::progress_bar("exporting", found.len() as u64);
     let result = for_each_ordered(
         &found,
         settings.jobs(),
@@ -430,7 +417,7 @@ fn graphml(settings: &Settings, args: GraphmlArgs) -> i32 {
         failed: walk_failed,
         ..Counts::default()
     });
-    let bar = progress_bar(found.len() as u64);
+    let bar = super::progress_bar("exporting", found.len() as u64);
     let paths = graphml_paths(&found, &args.out);
     let path_of: HashMap<&Path, &PathBuf> = found.iter().map(|f| f.path.as_path()).zip(&paths).collect();
     let write = |a: &Analysis, item: &Found| -> Result<()> {
@@ -607,7 +594,7 @@ fn jsonl(settings: &Settings, args: JsonlArgs) -> i32 {
         ..Counts::default()
     });
     let mut unlabelled = 0usize;
-    let bar = progress_bar(found.len() as u64);
+    let bar = super::progress_bar("exporting", found.len() as u64);
     let result = for_each_ordered(
         &found,
         settings.jobs(),

@@ -120,6 +120,21 @@ fn handle_label_value(h: HandleLabel) -> config::Value {
     .into()
 }
 
+/// A bar over `len` reports on a terminal; hidden when stderr is not one
+/// (piped output stays quiet) or there is only one report.
+fn progress_bar(verb: &str, len: u64) -> indicatif::ProgressBar {
+    use indicatif::{ProgressBar, ProgressStyle};
+    if !std::io::IsTerminal::is_terminal(&std::io::stderr()) || len < 2 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len);
+    let template = format!("{{spinner}} {verb} [{{bar:30}}] {{pos}}/{{len}} reports {{per_sec}} eta {{eta}}");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}
+
 /// Parse the command line, run the command, return the exit code.
 pub fn main() -> i32 {
     let cli = Cli::parse();
