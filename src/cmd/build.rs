@@ -237,11 +237,26 @@ fn output_paths(found: &[Found], out_dir: &Path, format: OutputFormat) -> Vec<Pa
 }
 
 fn write_output(analysis: &Analysis, settings: &Settings, path: &Path) -> Result<()> {
-    let bytes = render(analysis, settings)?;
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
     }
-    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+    let graph = match (analysis.graph(), settings.output.format) {
+        (Some(g), OutputFormat::Json | OutputFormat::Dot) => g,
+        _ => {
+            let bytes = render(analysis, settings)?;
+            return std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()));
+        }
+    };
+    // JSON and DOT are written as they are produced, not rendered whole
+    // first: memory follows the graph, not the size of its text (issue 6).
+    let file = std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    match settings.output.format {
+        OutputFormat::Json => json::write_graph(&mut out, analysis, graph),
+        _ => dot::write_dot(&mut out, graph, settings.output.handle_label, &analysis.meta.report),
+    }
+    .and_then(|()| out.flush())
+    .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The bytes of one graph in the configured format.

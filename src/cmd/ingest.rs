@@ -138,36 +138,49 @@ pub fn run(config: Option<&Path>, args: IngestArgs) -> i32 {
 
 async fn ingest(settings: Settings, args: IngestArgs) -> i32 {
     let started = Instant::now();
+    // Ctrl-C is ours (exit 130, summary) from here on, not the default action
+    // that kills the process: `ctrl_c()` installs its handler when first polled.
+    let ctrl_c = tokio::signal::ctrl_c();
+    tokio::pin!(ctrl_c);
+    tokio::select! {
+        biased;
+        _ = &mut ctrl_c => {
+            eprintln!("interrupted before anything was written");
+            return EXIT_INTERRUPTED;
+        }
+        _ = std::future::ready(()) => {}
+    }
     let (found, walk_errors) = find_reports(&args.paths);
     for (path, e) in &walk_errors {
         eprintln!("error: {}: {e}", path.display());
     }
 
-    let sink = if args.dry_run {
-        None
-    } else {
-        let sink = match Neo4jSink::connect(&settings.neo4j, &settings.ingest).await {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return EXIT_FAILED;
-            }
+    let setup = async {
+        let sink = if args.dry_run {
+            None
+        } else {
+            let sink = Neo4jSink::connect(&settings.neo4j, &settings.ingest).await?;
+            sink.ensure_schema().await?;
+            Some(sink)
         };
-        if let Err(e) = sink.ensure_schema().await {
-            eprintln!("error: {e}");
-            return EXIT_FAILED;
-        }
-        Some(sink)
+        let complete = match (&sink, args.force) {
+            (Some(s), false) => s.complete_analyses().await?,
+            _ => HashSet::new(),
+        };
+        Ok::<_, DbError>((sink, complete))
     };
-    let complete = match (&sink, args.force) {
-        (Some(s), false) => match s.complete_analyses().await {
-            Ok(c) => c,
+    let (sink, complete) = tokio::select! {
+        r = setup => match r {
+            Ok(v) => v,
             Err(e) => {
                 eprintln!("error: {e}");
                 return EXIT_FAILED;
             }
         },
-        _ => HashSet::new(),
+        _ = &mut ctrl_c => {
+            eprintln!("interrupted before anything was written");
+            return EXIT_INTERRUPTED;
+        }
     };
 
     let jobs = settings.jobs().min(found.len().max(1));
@@ -194,8 +207,6 @@ async fn ingest(settings: Settings, args: IngestArgs) -> i32 {
     let mut fatal: Option<DbError> = None;
     let mut last_log = Instant::now();
     let batch_size = settings.ingest.batch_size;
-    let ctrl_c = tokio::signal::ctrl_c();
-    tokio::pin!(ctrl_c);
 
     loop {
         let item = tokio::select! {
@@ -203,7 +214,7 @@ async fn ingest(settings: Settings, args: IngestArgs) -> i32 {
             _ = &mut ctrl_c => {
                 interrupted = true;
                 stop.store(true, Ordering::Relaxed);
-                bar.suspend(|| eprintln!("interrupted: finishing the current batch, then stopping"));
+                bar.suspend(|| eprintln!("interrupted: stopping before the next batch"));
                 None
             }
         };
@@ -232,10 +243,25 @@ async fn ingest(settings: Settings, args: IngestArgs) -> i32 {
         if flush_now && !interrupted {
             let batch = std::mem::take(&mut pending);
             pending_rows = 0;
-            if let Err(e) = flush(sink.as_ref(), batch, &mut totals, &bar).await {
-                fatal = Some(e);
-                stop.store(true, Ordering::Relaxed);
-                break;
+            // Ctrl-C abandons a batch being written (a stalled database may
+            // hold it for minutes); the re-run rewrites what it left.
+            let written = tokio::select! {
+                r = flush(sink.as_ref(), batch, &mut totals, &bar) => Some(r),
+                _ = &mut ctrl_c => None,
+            };
+            match written {
+                Some(Ok(())) => {}
+                Some(Err(e)) => {
+                    fatal = Some(e);
+                    stop.store(true, Ordering::Relaxed);
+                    break;
+                }
+                None => {
+                    interrupted = true;
+                    stop.store(true, Ordering::Relaxed);
+                    bar.suspend(|| eprintln!("interrupted: abandoning the batch being written, then stopping"));
+                    break;
+                }
             }
         }
         update_bar(&bar, &totals, started);

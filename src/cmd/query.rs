@@ -167,7 +167,11 @@ pub fn print_rows<W: Write>(
             // Columns in RETURN order (serde_json's own maps would sort them).
             let ordered: Vec<Vec<(String, Value)>> = rows
                 .iter()
-                .map(|r| cols.iter().map(|c| (c.clone(), r.get(c).cloned().unwrap_or(Value::Null))).collect())
+                .map(|r| {
+                    cols.iter()
+                        .map(|c| (c.clone(), r.get(c).cloned().unwrap_or(Value::Null)))
+                        .collect()
+                })
                 .collect();
             let objects: Vec<crate::sink::json::Args> = ordered.iter().map(|r| crate::sink::json::Args(r)).collect();
             serde_json::to_writer_pretty(&mut *out, &objects)?;

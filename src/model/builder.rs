@@ -5,9 +5,11 @@
 
 use super::graph::{Edge, EdgeKind, Graph, Node, NodeKind, NodeProps, ProcDetails};
 use super::Outcome;
-use crate::report::{Call, CallSink, ProcessInfo};
+use crate::report::{ArgRef, Call, CallBuf, CallSink, ProcessInfo};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// The settings the rules depend on.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,32 +62,71 @@ struct ProcState {
     info: ProcessInfo,
     /// P1: the process node, once one of its calls passed C1.
     node: Option<usize>,
-    /// C3: the previous call that passed C1 and C2.
-    prev: Option<Call>,
+    /// C3: whether [`GraphBuilder::prev`] holds a call of this process.
+    has_prev: bool,
     /// S1: the api node of the previous call that reached `proc-api`.
     last_api: Option<usize>,
-    /// H4: open handle lifetimes → their node.
-    lifetimes: HashMap<(HandleKind, String), usize>,
 }
+
+/// A fast hasher for the builder's integer keys (node indices, never chosen
+/// by a report); string keys keep the standard, DoS-resistant one.
+#[derive(Default)]
+struct IndexHasher(u64);
+
+impl Hasher for IndexHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(*b as u64);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(i as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type EdgeMap = HashMap<(EdgeKind, usize, usize), usize, BuildHasherDefault<IndexHasher>>;
 
 pub struct GraphBuilder<'c> {
     cfg: &'c GraphConfig,
-    categories: HashSet<&'c str>,
+    /// C1, as a list: four or so names are found faster by comparison than by hashing.
+    categories: Vec<&'c str>,
     graph: Graph,
-    nodes: HashMap<(NodeKind, String), usize>,
-    edges: HashMap<(EdgeKind, usize, usize), usize>,
+    /// Node key → index, one map per node kind (looked up by `&str`: no key is built to look).
+    nodes: [HashMap<String, usize>; 5],
+    edges: EdgeMap,
     degree: Vec<u32>,
-    /// Proc nodes that got their properties from P1.
-    p1_nodes: HashSet<usize>,
+    /// Per node: a proc node that got its properties from P1.
+    p1: Vec<bool>,
     /// Every listed process by pid (the last listed wins).
     listed: HashMap<i64, ProcessInfo>,
     /// P1 → M2: lowercased process path → pid (the last visited wins).
     paths: HashMap<String, i64>,
     current: Option<ProcState>,
+    /// C3: the previous call that passed C1 and C2 (reused buffer).
+    prev: CallBuf,
+    /// H4: open handle lifetimes of the current process, by address → their node.
+    file_lifetimes: HashMap<String, usize>,
+    key_lifetimes: HashMap<String, usize>,
     calls_seen: u64,
     /// Edges the current call already counted: one call adds at most 1 to an
     /// edge even when two rules (M2 and T1) produce it.
     touched: Vec<usize>,
+    /// Scratch strings, reused for every call.
+    display: String,
+    api_key: String,
+    module: String,
+    address: String,
+    lower: String,
+    hkey: String,
 }
 
 impl<'c> GraphBuilder<'c> {
@@ -94,15 +135,24 @@ impl<'c> GraphBuilder<'c> {
             cfg,
             categories: cfg.categories.iter().map(String::as_str).collect(),
             graph: Graph::default(),
-            nodes: HashMap::new(),
-            edges: HashMap::new(),
+            nodes: Default::default(),
+            edges: EdgeMap::default(),
             degree: Vec::new(),
-            p1_nodes: HashSet::new(),
+            p1: Vec::new(),
             listed: HashMap::new(),
             paths: HashMap::new(),
             current: None,
+            prev: CallBuf::default(),
+            file_lifetimes: HashMap::new(),
+            key_lifetimes: HashMap::new(),
             calls_seen: 0,
             touched: Vec::new(),
+            display: String::new(),
+            api_key: String::new(),
+            module: String::new(),
+            address: String::new(),
+            lower: String::new(),
+            hkey: String::new(),
         }
     }
 
@@ -111,12 +161,17 @@ impl<'c> GraphBuilder<'c> {
         self.calls_seen
     }
 
+    /// Hand one owned call to the builder (as the parser hands a [`CallBuf`]).
+    pub fn call(&mut self, call: Call) -> Result<(), String> {
+        CallSink::call(self, &mut CallBuf::from_call(&call))
+    }
+
     /// The finished graph: a target proc that is a listed process gets its
     /// properties; an empty graph is G1's "empty".
     pub fn finish(mut self) -> Outcome {
         for (i, node) in self.graph.nodes.iter_mut().enumerate() {
             if let NodeProps::Proc { pid, details } = &mut node.props {
-                if !self.p1_nodes.contains(&i) {
+                if !self.p1[i] {
                     if let Some(info) = self.listed.get(pid) {
                         *details = Some(details_of(info));
                     }
@@ -130,18 +185,19 @@ impl<'c> GraphBuilder<'c> {
         }
     }
 
-    fn node(&mut self, kind: NodeKind, key: String, make: impl FnOnce() -> NodeProps) -> (usize, bool) {
-        if let Some(&i) = self.nodes.get(&(kind, key.clone())) {
+    fn node(&mut self, kind: NodeKind, key: &str, make: impl FnOnce() -> NodeProps) -> (usize, bool) {
+        if let Some(&i) = self.nodes[kind.index()].get(key) {
             return (i, false);
         }
         let i = self.graph.nodes.len();
         self.graph.nodes.push(Node {
             kind,
-            key: key.clone(),
+            key: key.to_owned(),
             props: make(),
         });
         self.degree.push(0);
-        self.nodes.insert((kind, key), i);
+        self.p1.push(false);
+        self.nodes[kind.index()].insert(key.to_owned(), i);
         (i, true)
     }
 
@@ -149,13 +205,14 @@ impl<'c> GraphBuilder<'c> {
     fn remove_last_node(&mut self, i: usize) {
         debug_assert_eq!(i + 1, self.graph.nodes.len());
         if let Some(node) = self.graph.nodes.pop() {
-            self.nodes.remove(&(node.kind, node.key));
+            self.nodes[node.kind.index()].remove(&node.key);
             self.degree.pop();
+            self.p1.pop();
         }
     }
 
     /// Add one call's worth to the edge `(kind, from, to)`. Self-loops are dropped.
-    fn edge(&mut self, kind: EdgeKind, from: usize, to: usize, call: Option<&Call>) -> bool {
+    fn edge(&mut self, kind: EdgeKind, from: usize, to: usize, call: Option<&CallBuf>) -> bool {
         if from == to {
             return false;
         }
@@ -185,22 +242,23 @@ impl<'c> GraphBuilder<'c> {
     }
 
     fn proc_node(&mut self, pid: i64) -> usize {
-        self.node(NodeKind::Proc, pid.to_string(), || NodeProps::Proc {
-            pid,
-            details: None,
-        })
-        .0
+        let mut buf = [0u8; 20];
+        let key = decimal(pid, &mut buf);
+        self.node(NodeKind::Proc, key, || NodeProps::Proc { pid, details: None })
+            .0
     }
 
-    fn handle_call(&mut self, call: Call) {
+    /// Apply the rules to one call; `true` when it becomes C3's previous call
+    /// (the caller then keeps it in `self.prev`).
+    fn handle_call(&mut self, call: &CallBuf) -> bool {
         let Some(state) = self.current.as_mut() else {
-            return;
+            return false;
         };
         let pid = state.info.pid;
 
         // C1
-        if !self.categories.contains(call.category.as_str()) {
-            return;
+        if !self.categories.iter().any(|c| *c == call.category()) {
+            return false;
         }
         // P1
         let proc_node = match state.node {
@@ -212,79 +270,92 @@ impl<'c> GraphBuilder<'c> {
                     pid,
                     details: Some(details_of(&info)),
                 };
-                self.p1_nodes.insert(n);
+                self.p1[n] = true;
                 if let Some(path) = info.path.as_deref().filter(|p| !p.is_empty()) {
                     self.paths.insert(path.to_lowercase(), pid);
                 }
                 let Some(state) = self.current.as_mut() else {
-                    return;
+                    return false;
                 };
                 state.node = Some(n);
                 n
             }
         };
         // C2
-        if call.failed {
-            return;
+        if call.failed() {
+            return false;
         }
         // C3
         let Some(state) = self.current.as_mut() else {
-            return;
+            return false;
         };
-        if state.prev.as_ref().is_some_and(|prev| same_call(prev, &call)) {
-            return;
+        if state.has_prev && self.prev.same_as(call) {
+            return false;
         }
-        state.prev = Some(call);
-        let Some(call) = state.prev.clone() else {
-            return;
-        };
+        state.has_prev = true;
+        self.link_call(call, pid, proc_node);
+        true
+    }
 
+    /// The rules after C3, for a call that counts.
+    fn link_call(&mut self, call: &CallBuf, pid: i64, proc_node: usize) {
         // H5: NtClose links nothing and ends the lifetimes of its handle value.
-        if call.api == "NtClose" {
-            if let Some(address) = call.arg("handle").and_then(address_of) {
-                state.lifetimes.remove(&(HandleKind::File, address.clone()));
-                state.lifetimes.remove(&(HandleKind::Key, address));
+        if call.api() == "NtClose" {
+            if let Some(h) = call.arg("handle") {
+                if address_into(h, &mut self.address) {
+                    self.file_lifetimes.remove(self.address.as_str());
+                    self.key_lifetimes.remove(self.address.as_str());
+                }
             }
             return;
         }
 
-        let display = display_name(&call);
-        let (api, created) = self.node(NodeKind::Api, display.to_lowercase(), || NodeProps::Api {
+        display_into(call, &mut self.display);
+        lower_into(&self.display, &mut self.api_key);
+        let api_key = std::mem::take(&mut self.api_key);
+        let display = std::mem::take(&mut self.display);
+        let (api, created) = self.node(NodeKind::Api, &api_key, || NodeProps::Api {
             name: display.clone(),
-            api: call.api.clone(),
-            category: call.category.clone(),
+            api: call.api().to_owned(),
+            category: call.category().to_owned(),
         });
+        self.api_key = api_key;
+        self.display = display;
         let mut linked = false;
 
         // L1
-        if let Some(module) = loader_module(&call) {
-            linked |= self.link_module(&call, api, proc_node, pid, &module);
+        if let Some(arg) = loader_arg(call.api()) {
+            text_into(call.arg(arg), &mut self.lower);
+            lower_into(&self.lower, &mut self.module);
+            linked |= self.link_module(call, api, proc_node, pid);
         }
         // T1
         if let Some(target) = call.arg("process_identifier") {
             linked = true;
             if let Some(target) = target.as_i64() {
                 if target == pid {
-                    self.edge(EdgeKind::ApiProc, api, proc_node, Some(&call));
+                    self.edge(EdgeKind::ApiProc, api, proc_node, Some(call));
                 } else {
                     let t = self.proc_node(target);
-                    self.edge(EdgeKind::ApiNproc, api, t, Some(&call));
+                    self.edge(EdgeKind::ApiNproc, api, t, Some(call));
                 }
             }
         }
         // H1
-        for (name, value) in &call.args {
-            let kind = match name.as_str() {
+        for (name, value) in call.args() {
+            let kind = match name {
                 "file_handle" => HandleKind::File,
                 "key_handle" => HandleKind::Key,
                 _ => continue,
             };
-            linked |= self.link_handle(&call, &display, api, pid, kind, value);
+            linked |= self.link_handle(call, api, pid, kind, value);
         }
         // H5: RegCloseKey ends the key-handle lifetime after linking it.
-        if call.api == "RegCloseKey" {
-            if let (Some(state), Some(address)) = (self.current.as_mut(), call.arg("key_handle").and_then(address_of)) {
-                state.lifetimes.remove(&(HandleKind::Key, address));
+        if call.api() == "RegCloseKey" {
+            if let Some(h) = call.arg("key_handle") {
+                if address_into(h, &mut self.address) {
+                    self.key_lifetimes.remove(self.address.as_str());
+                }
             }
         }
 
@@ -306,8 +377,16 @@ impl<'c> GraphBuilder<'c> {
         }
     }
 
-    /// L1 (M1–M3): link a loader call to the module (and process) it reaches.
-    fn link_module(&mut self, call: &Call, api: usize, proc_node: usize, pid: i64, module: &str) -> bool {
+    /// L1 (M1–M3): link a loader call to the module (and process) it reaches;
+    /// the lowercased module string is in `self.module`.
+    fn link_module(&mut self, call: &CallBuf, api: usize, proc_node: usize, pid: i64) -> bool {
+        let module = std::mem::take(&mut self.module);
+        let linked = self.link_module_named(call, api, proc_node, pid, &module);
+        self.module = module;
+        linked
+    }
+
+    fn link_module_named(&mut self, call: &CallBuf, api: usize, proc_node: usize, pid: i64, module: &str) -> bool {
         // M1
         if self.cfg.ignore_modules.iter().any(|m| m == module) {
             return false;
@@ -324,12 +403,11 @@ impl<'c> GraphBuilder<'c> {
         }
         // M3
         if passes_n1(module) {
-            let address = call.arg("module_address").and_then(address_of);
-            let (m, _) = self.node(NodeKind::Module, module.to_owned(), || NodeProps::Module {
+            let (m, _) = self.node(NodeKind::Module, module, || NodeProps::Module {
                 name: module.to_owned(),
-                address,
+                address: call.arg("module_address").and_then(address_of_arg),
             });
-            linked |= if call.api == "LdrGetProcedureAddress" {
+            linked |= if call.api() == "LdrGetProcedureAddress" {
                 self.edge(EdgeKind::ModuleApi, m, api, Some(call))
             } else {
                 self.edge(EdgeKind::ApiModule, api, m, Some(call))
@@ -339,79 +417,80 @@ impl<'c> GraphBuilder<'c> {
     }
 
     /// H1–H4: link a call to the handle node its argument refers to.
-    fn link_handle(
-        &mut self,
-        call: &Call,
-        display: &str,
-        api: usize,
-        pid: i64,
-        kind: HandleKind,
-        value: &Value,
-    ) -> bool {
-        let Some(address) = address_of(value) else {
+    fn link_handle(&mut self, call: &CallBuf, api: usize, pid: i64, kind: HandleKind, value: ArgRef<'_>) -> bool {
+        if !address_into(value, &mut self.address) {
             return false;
-        };
+        }
         let path_args: [&str; 2] = match kind {
             HandleKind::File => ["filepath", "dirpath"],
             HandleKind::Key => ["regkey", "path"],
         };
-        let path = path_args
+        let path: Option<&str> = path_args
             .iter()
-            .find_map(|a| call.arg(a).and_then(Value::as_str).filter(|p| !p.is_empty()))
-            .map(str::to_owned);
+            .find_map(|a| call.arg(a).and_then(|v| v.as_str()).filter(|p| !p.is_empty()));
         // N1 on the call's own path, else the address.
-        if !passes_n1(path.as_deref().unwrap_or(&address).to_lowercase().as_str()) {
+        lower_into(path.unwrap_or(&self.address), &mut self.lower);
+        if !passes_n1(&self.lower) {
             return false;
         }
         let node_kind = match kind {
             HandleKind::File => NodeKind::FileHandle,
             HandleKind::Key => NodeKind::KeyHandle,
         };
-        let lower_path = path.as_deref().map(str::to_lowercase).unwrap_or_default();
+        // `self.lower` now becomes the lowercased path (empty when none).
+        match path {
+            Some(p) => lower_into(p, &mut self.lower),
+            None => self.lower.clear(),
+        }
+        let address = std::mem::take(&mut self.address);
+        let mut hkey = std::mem::take(&mut self.hkey);
+        let make = || NodeProps::Handle {
+            address: address.clone(),
+            path: path.map(str::to_owned),
+            pid,
+        };
         let node = if is_null_address(&address) {
             // H3: keyed by the path (N1 guaranteed there is one).
-            let (n, _) = self.node(node_kind, format!("{pid}:|{lower_path}"), || NodeProps::Handle {
-                address: address.clone(),
-                path: path.clone(),
-                pid,
-            });
-            n
+            hkey.clear();
+            let _ = write!(hkey, "{pid}:|{}", self.lower);
+            self.node(node_kind, &hkey, make).0
         } else {
             // H4: the open lifetime of this value, or a new one.
-            let open = self
-                .current
-                .as_ref()
-                .and_then(|s| s.lifetimes.get(&(kind, address.clone())).copied());
-            match open {
+            let lifetimes = match kind {
+                HandleKind::File => &self.file_lifetimes,
+                HandleKind::Key => &self.key_lifetimes,
+            };
+            match lifetimes.get(address.as_str()).copied() {
                 Some(n) => n,
                 None => {
-                    let (n, _) = self.node(node_kind, format!("{pid}:{address}|{lower_path}"), || {
-                        NodeProps::Handle {
-                            address: address.clone(),
-                            path: path.clone(),
-                            pid,
-                        }
-                    });
-                    if let Some(state) = self.current.as_mut() {
-                        state.lifetimes.insert((kind, address.clone()), n);
-                    }
+                    hkey.clear();
+                    let _ = write!(hkey, "{pid}:{address}|{}", self.lower);
+                    let (n, _) = self.node(node_kind, &hkey, make);
+                    let lifetimes = match kind {
+                        HandleKind::File => &mut self.file_lifetimes,
+                        HandleKind::Key => &mut self.key_lifetimes,
+                    };
+                    lifetimes.insert(address.clone(), n);
                     n
                 }
             }
         };
+        self.address = address;
+        self.hkey = hkey;
         // H1: the node's path is the first one any of its calls carried.
         if let (
             NodeProps::Handle {
                 path: node_path @ None, ..
             },
             Some(p),
-        ) = (&mut self.graph.nodes[node].props, &path)
+        ) = (&mut self.graph.nodes[node].props, path)
         {
-            *node_path = Some(p.clone());
+            *node_path = Some(p.to_owned());
         }
         // H2
-        let lower = display.to_lowercase();
-        let inward = ["open", "set", "write", "create"].iter().any(|w| lower.contains(w));
+        let inward = ["open", "set", "write", "create"]
+            .iter()
+            .any(|w| self.api_key.contains(w));
         let edge = match (kind, inward) {
             (HandleKind::File, true) => (EdgeKind::ApiFileHandle, api, node),
             (HandleKind::File, false) => (EdgeKind::FileHandleApi, node, api),
@@ -428,16 +507,21 @@ impl CallSink for GraphBuilder<'_> {
         self.current = Some(ProcState {
             info: process.clone(),
             node: None,
-            prev: None,
+            has_prev: false,
             last_api: None,
-            lifetimes: HashMap::new(),
         });
+        self.file_lifetimes.clear();
+        self.key_lifetimes.clear();
     }
 
-    fn call(&mut self, call: Call) -> Result<(), String> {
+    fn call(&mut self, call: &mut CallBuf) -> Result<(), String> {
         self.calls_seen += 1;
         self.touched.clear();
-        self.handle_call(call);
+        if self.handle_call(call) {
+            // C3: this call is the previous one now; its buffer is kept, the
+            // old one goes back to the parser.
+            std::mem::swap(&mut self.prev, call);
+        }
         Ok(())
     }
 
@@ -454,75 +538,117 @@ fn details_of(info: &ProcessInfo) -> ProcDetails {
     }
 }
 
-/// C3: equal in everything but the time. Argument order does not matter.
-fn same_call(a: &Call, b: &Call) -> bool {
-    a.api == b.api && a.category == b.category && a.failed == b.failed && same_map(&a.args, &b.args) && a.rest == b.rest
+/// `i` in decimal, written into `buf` (no allocation).
+fn decimal(i: i64, buf: &mut [u8; 20]) -> &str {
+    let mut n = i.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).unwrap_or("")
 }
 
-fn same_map(a: &[(String, Value)], b: &[(String, Value)]) -> bool {
-    if a == b {
-        return true;
+/// `s.to_lowercase()` into `out`, without allocating for ASCII text.
+fn lower_into(s: &str, out: &mut String) {
+    out.clear();
+    if s.is_ascii() {
+        out.push_str(s);
+        out.make_ascii_lowercase();
+    } else {
+        out.push_str(&s.to_lowercase());
     }
-    if a.len() != b.len() {
-        return false;
-    }
-    if a.len() <= 16 {
-        return a.iter().all(|(k, v)| b.iter().any(|(k2, v2)| k == k2 && v == v2));
-    }
-    // Names are unique (first name wins): compare sorted, not pairwise, so
-    // that a call with 100 000 arguments costs n log n, not n².
-    fn sorted(m: &[(String, Value)]) -> Vec<&(String, Value)> {
-        let mut v: Vec<&(String, Value)> = m.iter().collect();
-        v.sort_unstable_by(|x, y| x.0.cmp(&y.0));
-        v
-    }
-    sorted(a) == sorted(b)
 }
 
-/// A value as the text used in names: strings as they are, null as empty.
-fn text(v: Option<&Value>) -> String {
+/// A value as the text used in names: strings as they are, null as empty,
+/// anything else as JSON.
+fn text_into(v: Option<ArgRef<'_>>, out: &mut String) {
+    out.clear();
+    push_text(v, out);
+}
+
+fn push_text(v: Option<ArgRef<'_>>, out: &mut String) {
     match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
+        None | Some(ArgRef::Null) => {}
+        Some(ArgRef::Str(s)) => out.push_str(s),
+        Some(ArgRef::U64(u)) => {
+            let _ = write!(out, "{u}");
+        }
+        Some(ArgRef::I64(i)) => {
+            let _ = write!(out, "{i}");
+        }
+        Some(other) => out.push_str(&other.to_value().to_string()),
     }
 }
 
 /// A1: the api node's display name.
-fn display_name(call: &Call) -> String {
-    let target = |arg: &str| text(call.arg(arg));
-    match call.api.as_str() {
-        "LdrLoadDll" => format!("LdrLoadDll({})", target("basename")),
-        "LdrGetDllHandle" => format!("LdrGetDllHandle({})", target("module_name")),
-        "LdrUnloadDll" => format!("LdrUnloadDll({})", target("library")),
+fn display_into(call: &CallBuf, out: &mut String) {
+    out.clear();
+    let target = |arg: &str, out: &mut String| push_text(call.arg(arg), out);
+    match call.api() {
+        "LdrLoadDll" => {
+            out.push_str("LdrLoadDll(");
+            target("basename", out);
+            out.push(')');
+        }
+        "LdrGetDllHandle" => {
+            out.push_str("LdrGetDllHandle(");
+            target("module_name", out);
+            out.push(')');
+        }
+        "LdrUnloadDll" => {
+            out.push_str("LdrUnloadDll(");
+            target("library", out);
+            out.push(')');
+        }
         "LdrGetProcedureAddress" => {
-            let function = target("function_name");
+            out.push_str("LdrGetProcedureAddress(");
+            target("module", out);
+            out.push('!');
+            let before = out.len();
+            target("function_name", out);
             let ordinal = match call.arg("ordinal") {
-                Some(Value::Number(n)) => n.as_i64(),
-                Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
-                _ => None,
+                Some(ArgRef::Str(s)) => s.trim().parse::<i64>().ok(),
+                Some(n) => n.as_i64(),
+                None => None,
             };
             match ordinal {
-                Some(o) if function.is_empty() && o != 0 => {
-                    format!("LdrGetProcedureAddress({}!#{o})", target("module"))
+                Some(o) if out.len() == before && o != 0 => {
+                    let _ = write!(out, "#{o}");
                 }
-                _ => format!("LdrGetProcedureAddress({}!{function})", target("module")),
+                _ => {}
             }
+            out.push(')');
         }
-        _ => call.api.clone(),
+        api => out.push_str(api),
     }
 }
 
-/// L1: the lowercased module string of a loader call, `None` for other calls.
-fn loader_module(call: &Call) -> Option<String> {
-    let arg = match call.api.as_str() {
+/// [`display_into`] for an owned call.
+#[cfg(test)]
+pub(crate) fn display_name(call: &Call) -> String {
+    let mut s = String::new();
+    display_into(&CallBuf::from_call(call), &mut s);
+    s
+}
+
+/// L1: the argument naming the module of a loader call, `None` for other calls.
+fn loader_arg(api: &str) -> Option<&'static str> {
+    Some(match api {
         "LdrLoadDll" => "basename",
         "LdrGetDllHandle" => "module_name",
         "LdrUnloadDll" => "library",
         "LdrGetProcedureAddress" => "module",
         _ => return None,
-    };
-    Some(text(call.arg(arg)).to_lowercase())
+    })
 }
 
 /// N1: the part after the last backslash is neither empty nor a null address.
@@ -532,21 +658,32 @@ fn passes_n1(lowercased: &str) -> bool {
 }
 
 /// Section 1: handles and addresses as lowercase text; integers as 0x + 8+ hex digits.
-pub(crate) fn address_of(v: &Value) -> Option<String> {
+fn address_into(v: ArgRef<'_>, out: &mut String) -> bool {
+    out.clear();
     match v {
-        Value::String(s) => Some(s.to_lowercase()),
-        Value::Number(n) => {
-            if let Some(u) = n.as_u64() {
-                Some(format!("0x{u:08x}"))
-            } else if let Some(i) = n.as_i64() {
-                // As Python's '0x%08x' % i: the sign inside the width.
-                Some(format!("0x-{:07x}", i.unsigned_abs()))
-            } else {
-                Some(n.to_string())
-            }
+        ArgRef::Str(s) => lower_into(s, out),
+        ArgRef::U64(u) => {
+            let _ = write!(out, "0x{u:08x}");
         }
-        _ => None,
+        // As Python's '0x%08x' % i: the sign inside the width.
+        ArgRef::I64(i) => {
+            let _ = write!(out, "0x-{:07x}", i.unsigned_abs());
+        }
+        ArgRef::F64(_) => out.push_str(&v.to_value().to_string()),
+        _ => return false,
     }
+    true
+}
+
+fn address_of_arg(v: ArgRef<'_>) -> Option<String> {
+    let mut s = String::new();
+    address_into(v, &mut s).then_some(s)
+}
+
+/// [`address_into`] for a `Value`.
+#[cfg(test)]
+pub(crate) fn address_of(v: &Value) -> Option<String> {
+    address_of_arg(ArgRef::from_value(v))
 }
 
 /// Section 1: `0x` followed only by zeros, or only by `f`s (or nothing).
@@ -557,11 +694,11 @@ pub(crate) fn is_null_address(s: &str) -> bool {
     }
 }
 
-fn edge_args(call: &Call) -> Vec<(String, Value)> {
-    call.args
-        .iter()
-        .filter(|(n, _)| !IDENTITY_ARGS.contains(&n.as_str()))
-        .cloned()
+/// The arguments of the first call that made an edge, minus identity arguments.
+fn edge_args(call: &CallBuf) -> Vec<(String, Value)> {
+    call.args()
+        .filter(|(n, _)| !IDENTITY_ARGS.contains(n))
+        .map(|(n, v)| (n.to_owned(), v.to_value()))
         .collect()
 }
 

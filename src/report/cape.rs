@@ -1,65 +1,67 @@
 //! Normalisation of a raw call to Cuckoo names (spec section 1, the CAPE table).
 
-use super::{Call, Format};
+use super::call::{CallBuf, Scalar};
+use super::Format;
 use serde_json::Value;
 
-/// A call as it stands in the report, arguments already flattened to a
-/// first-name-wins list.
-#[derive(Debug, Clone)]
-pub(crate) struct RawCall {
-    pub api: String,
-    pub category: String,
-    pub args: Vec<(String, Value)>,
-    pub last_error: Option<i64>,
-    pub status_false: bool,
-    pub rest: Vec<(String, Value)>,
-}
-
-impl RawCall {
-    pub(crate) fn normalise(self, format: Format) -> Result<Call, String> {
-        let (api, category, args) = match format {
-            Format::Cuckoo => (self.api, self.category, self.args),
-            Format::Cape => {
-                let args = rename_cape_args(&self.api, self.args);
-                let api = if self.api == "LdrGetProcedureAddressForCaller" {
-                    "LdrGetProcedureAddress".to_owned()
-                } else {
-                    self.api
-                };
-                let category = match self.category.as_str() {
-                    "filesystem" => "file".to_owned(),
-                    "synchronization" => "synchronisation".to_owned(),
-                    _ => self.category,
-                };
-                (api, category, args)
-            }
+/// Normalise a call as parsed, in place: CAPE names → Cuckoo names (section
+/// 1), `process_identifier` → integer, rule C2's `failed`.
+pub(crate) fn normalise(call: &mut CallBuf, format: Format) -> Result<(), String> {
+    if format == Format::Cape {
+        rename_cape_args(call);
+        if call.api == "LdrGetProcedureAddressForCaller" {
+            call.api.clear();
+            call.api.push_str("LdrGetProcedureAddress");
+        }
+        let category = match call.category.as_str() {
+            "filesystem" => Some("file"),
+            "synchronization" => Some("synchronisation"),
+            _ => None,
         };
-        let args = pid_args_to_integers(args)?;
-        let failed = self.last_error.is_some_and(|e| e > 0) || (format == Format::Cape && self.status_false);
-        Ok(Call {
-            api,
-            category,
-            args,
-            failed,
-            rest: self.rest,
-        })
+        if let Some(c) = category {
+            call.category.clear();
+            call.category.push_str(c);
+        }
     }
+    pid_args_to_integers(call)?;
+    call.failed = call.last_error.is_some_and(|e| e > 0) || (format == Format::Cape && call.status_false);
+    Ok(())
 }
 
 /// `process_identifier` holds an integer; a decimal string is parsed.
-fn pid_args_to_integers(mut args: Vec<(String, Value)>) -> Result<Vec<(String, Value)>, String> {
-    for (name, value) in &mut args {
-        if name == "process_identifier" {
-            *value = Value::from(parse_pid(value).map_err(|e| format!("argument `process_identifier`: {e}"))?);
+fn pid_args_to_integers(call: &mut CallBuf) -> Result<(), String> {
+    for a in call.live_args_mut() {
+        if a.name != "process_identifier" {
+            continue;
+        }
+        let pid = match &a.val {
+            Scalar::U64(u) if i64::try_from(*u).is_ok() => continue,
+            Scalar::I64(_) => continue,
+            Scalar::Str => a.text.trim().parse::<i64>().ok(),
+            _ => None,
+        };
+        match pid {
+            Some(p) => a.set_i64(p),
+            // The message of the `Value` version, word for word.
+            None => {
+                let e = parse_pid(&a.get().to_value()).err().unwrap_or_default();
+                return Err(format!("argument `process_identifier`: {e}"));
+            }
         }
     }
-    Ok(args)
+    Ok(())
 }
 
 /// A pid: an integer, or a decimal string.
 pub(crate) fn parse_pid(value: &Value) -> Result<i64, String> {
     match value {
-        Value::Number(n) => n.as_i64().ok_or_else(|| format!("{n} is not an integer pid")),
+        Value::Number(n) => n.as_i64().ok_or_else(|| {
+            if n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0) {
+                format!("{n} is out of range for a pid")
+            } else {
+                format!("{n} is not an integer pid")
+            }
+        }),
         Value::String(s) => s
             .trim()
             .parse::<i64>()
@@ -85,8 +87,10 @@ pub(crate) fn kind_of(v: &Value) -> &'static str {
 /// Apply the CAPE → Cuckoo argument table. A renamed argument takes the
 /// normalised name unless an earlier argument already took it (then it keeps
 /// its CAPE name); `FullName` always wins over `ObjectAttributes`.
-fn rename_cape_args(api: &str, args: Vec<(String, Value)>) -> Vec<(String, Value)> {
-    let has = |name: &str| args.iter().any(|(n, _)| n == name);
+fn rename_cape_args(call: &mut CallBuf) {
+    let api = call.api.as_str();
+    let args = &mut call.slots[..call.n];
+    let has = |name: &str| args.iter().any(|a| a.name == name);
     let is_reg = api.starts_with("Reg");
     let has_file_handle = has("FileHandle");
     let has_key_handle = has("KeyHandle") || (is_reg && has("Handle"));
@@ -136,35 +140,22 @@ fn rename_cape_args(api: &str, args: Vec<(String, Value)>) -> Vec<(String, Value
         })
     };
 
+    // At most 12 distinct targets exist, so `taken` stays tiny.
     let mut taken: Vec<&'static str> = Vec::new();
-    let renamed: Vec<(String, Value)> = args
-        .iter()
-        .map(|(name, value)| match target(name) {
-            Some(new) if !taken.contains(&new) => {
+    let mut renamed = false;
+    for a in args.iter_mut() {
+        if let Some(new) = target(&a.name) {
+            if !taken.contains(&new) {
                 taken.push(new);
-                (new.to_owned(), value.clone())
+                a.name.clear();
+                a.name.push_str(new);
+                renamed = true;
             }
-            _ => (name.clone(), value.clone()),
-        })
-        .collect();
-    first_name_wins(renamed)
-}
-
-/// Keep the first argument of each name, as an object built from a list would.
-pub(crate) fn first_name_wins(args: Vec<(String, Value)>) -> Vec<(String, Value)> {
-    // Linear whatever the count: a hostile report may list 100 000 arguments.
-    let keep: Vec<bool> = if args.len() <= 16 {
-        (0..args.len())
-            .map(|i| !args[..i].iter().any(|(n, _)| *n == args[i].0))
-            .collect()
-    } else {
-        let mut seen = std::collections::HashSet::with_capacity(args.len());
-        args.iter().map(|(n, _)| seen.insert(n.as_str())).collect()
-    };
-    if keep.iter().all(|k| *k) {
-        return args;
+        }
     }
-    args.into_iter().zip(keep).filter_map(|(a, k)| k.then_some(a)).collect()
+    if renamed {
+        call.first_name_wins();
+    }
 }
 
 #[cfg(test)]
@@ -172,19 +163,31 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn raw(api: &str, args: &[(&str, Value)]) -> RawCall {
-        RawCall {
-            api: api.into(),
-            category: "registry".into(),
-            args: args.iter().map(|(n, v)| (n.to_string(), v.clone())).collect(),
-            last_error: None,
-            status_false: false,
-            rest: vec![],
+    fn raw(api: &str, args: &[(&str, Value)]) -> CallBuf {
+        let mut b = CallBuf::default();
+        b.api.push_str(api);
+        b.category.push_str("registry");
+        for (n, v) in args {
+            let a = b.push_arg();
+            a.name.push_str(n);
+            a.set_value(v);
+        }
+        b
+    }
+
+    trait Normalise {
+        fn normalise(self, format: Format) -> Result<CallBuf, String>;
+    }
+
+    impl Normalise for CallBuf {
+        fn normalise(mut self, format: Format) -> Result<CallBuf, String> {
+            normalise(&mut self, format)?;
+            Ok(self)
         }
     }
 
-    fn names(call: &Call) -> Vec<&str> {
-        call.args.iter().map(|(n, _)| n.as_str()).collect()
+    fn names(call: &CallBuf) -> Vec<&str> {
+        call.args().map(|(n, _)| n).collect()
     }
 
     #[test]
@@ -200,7 +203,7 @@ mod tests {
         .normalise(Format::Cape)
         .unwrap();
         assert_eq!(names(&c), ["ObjectAttributes", "key_handle", "regkey"]);
-        assert_eq!(c.arg("regkey"), Some(&json!("b")));
+        assert_eq!(c.arg("regkey").map(|a| a.to_value()), Some(json!("b")));
     }
 
     #[test]
@@ -234,7 +237,7 @@ mod tests {
         let c = raw("NtOpenProcess", &[("ProcessId", json!("1234"))])
             .normalise(Format::Cape)
             .unwrap();
-        assert_eq!(c.arg("process_identifier"), Some(&json!(1234)));
+        assert_eq!(c.arg("process_identifier").map(|a| a.to_value()), Some(json!(1234)));
         assert!(raw("NtOpenProcess", &[("ProcessId", json!({}))])
             .normalise(Format::Cape)
             .is_err());

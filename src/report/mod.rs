@@ -11,11 +11,13 @@
 //!
 //! It is not for graph rules: nothing here decides what becomes a node.
 
+mod call;
 mod cape;
 mod iocs;
 mod parse;
 mod read;
 
+pub use call::{ArgRef, CallBuf};
 pub use iocs::{Dropped, Iocs, Signature};
 pub use read::{read_report, read_report_bytes, ReadLimits, ReportError};
 
@@ -50,7 +52,8 @@ pub struct ProcessInfo {
     pub path: Option<String>,
 }
 
-/// One API call, normalised to Cuckoo names (spec section 1).
+/// One API call, normalised to Cuckoo names (spec section 1), as owned
+/// values: for driving a builder by hand (the parser hands out [`CallBuf`]s).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     pub api: String,
@@ -78,7 +81,10 @@ impl Call {
 /// place in the JSON.
 pub trait CallSink {
     fn begin_process(&mut self, process: &ProcessInfo);
-    fn call(&mut self, call: Call) -> Result<(), String>;
+    /// One call, normalised. The record is the sink's to keep or swap with
+    /// one of its own (the parser fills whatever buffer it gets back; it
+    /// reuses the buffers' capacity, so parsing does not allocate per call).
+    fn call(&mut self, call: &mut CallBuf) -> Result<(), String>;
     fn end_process(&mut self);
 }
 

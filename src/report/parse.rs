@@ -2,13 +2,27 @@
 //! keep the few sections the graph needs and hand each call to the sink as
 //! soon as its process is known.
 //!
+//! Hot path, built for speed (issue 6): the calls are deserialized straight
+//! into one reused [`CallBuf`] (no `serde_json::Value`, no `String` per key
+//! or argument); map keys are read into one reused buffer; the JSON path for
+//! error messages is kept by the visitors themselves as a stack of segments
+//! that only becomes text when there is an error. The small sections read
+//! for indicators (`target`, `info`, `network`, `signatures`…) are plain
+//! `Deserialize` types and keep `serde_path_to_error` for their inner paths.
+//!
 //! A process's calls are streamed when its pid, ppid, name and path have
 //! already been read (CAPEv2 writes them first; rule P1 needs the path
-//! before the first call). When a process lists its calls before
-//! its pid (Cuckoo 2.x writes keys in hash order), the calls are kept as
-//! typed values until the end of that process object, then handed over.
+//! before the first call). When a process lists its calls before its pid
+//! (Cuckoo 2.x writes keys in hash order):
+//! * a report in memory ([`Pass::Whole`]) keeps the calls, compactly encoded,
+//!   until the end of that process object, then hands them over;
+//! * a streamed report ([`Pass::Stream`]) skips them, and every later
+//!   process's calls too, remembering the headers; the reader then reads the
+//!   report a second time ([`Pass::Second`]) and streams the calls of those
+//!   processes with their headers known. Memory stays that of the graph.
 
-use super::cape::{first_name_wins, kind_of, parse_pid, RawCall};
+use super::call::{Arg, CallBuf, Canon, CanonSeed, Scalar};
+use super::cape::{normalise, parse_pid};
 use super::iocs::{Int, Text};
 use super::iocs::{Iocs, Network, RawDropped, RawSignature, TextList, Ttps};
 use super::{AnalysisInfo, CallSink, Format, ProcessInfo, SampleInfo};
@@ -16,6 +30,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
+use std::marker::PhantomData;
 
 /// What the walk collects besides the calls.
 #[derive(Default)]
@@ -27,45 +42,410 @@ pub(crate) struct Collected {
     pub info: AnalysisInfo,
     pub iocs: Iocs,
     pub version: Option<String>,
+    /// Set by a [`Pass::Stream`] that skipped calls: what the second pass streams.
+    pub deferred: Option<Deferred>,
 }
 
-pub(crate) struct ReportSeed<'a, S> {
-    pub sink: &'a mut S,
-    pub out: &'a mut Collected,
+/// The processes whose calls a first streamed pass skipped: every process
+/// from `from` on, with their headers in order.
+pub(crate) struct Deferred {
+    pub from: usize,
+    pub headers: Vec<ProcessInfo>,
+    /// The first pass failed: the second only looks for a more precise error.
+    pub first_pass_failed: bool,
 }
 
-impl<'de, S: CallSink> DeserializeSeed<'de> for ReportSeed<'_, S> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
+/// How a report is being read.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Pass {
+    /// From memory, once: calls listed before their process's pid are kept until it is known.
+    Whole,
+    /// Streamed, first pass: such calls are skipped (see [`Collected::deferred`]).
+    Stream,
+    /// Streamed, second pass: only the deferred processes' calls are read.
+    Second,
+}
+
+/// Walk one report. On error, returns the JSON path of the failure with serde_json's error.
+pub(crate) fn parse_report<'de, D, S>(
+    d: D,
+    sink: &mut S,
+    out: &mut Collected,
+    pass: Pass,
+) -> Result<(), (String, serde_json::Error)>
+where
+    D: Deserializer<'de, Error = serde_json::Error>,
+    S: CallSink,
+{
+    let mut scratch = SCRATCH.with(|s| s.take()).unwrap_or_default();
+    scratch.canon.clear();
+    let mut ctx = Ctx {
+        sink,
+        out,
+        pass,
+        path: std::mem::take(&mut scratch.path),
+        inner: None,
+        key: std::mem::take(&mut scratch.key),
+        call: std::mem::take(&mut scratch.call),
+        canon: std::mem::take(&mut scratch.canon),
+        kept: std::mem::take(&mut scratch.kept),
+        n_kept: 0,
+    };
+    let r = match d.deserialize_map(ReportVisitor(&mut ctx)) {
+        Ok(()) => Ok(()),
+        Err(e) => Err((ctx.path.render(ctx.inner.as_deref()), e)),
+    };
+    // Keep the buffers for the next report of this thread (bounded).
+    ctx.kept.truncate(KEPT_SPARE);
+    for c in ctx.kept.iter_mut().chain([&mut ctx.call]) {
+        c.trim(SPARE_BYTES);
+    }
+    if ctx.key.capacity() > SPARE_BYTES {
+        ctx.key = String::new();
+    }
+    ctx.path = JsonPath::default();
+    let scratch = Scratch {
+        path: ctx.path,
+        key: ctx.key,
+        call: ctx.call,
+        canon: ctx.canon,
+        kept: ctx.kept,
+    };
+    SCRATCH.with(|s| s.set(Some(scratch)));
+    r
+}
+
+/// Call buffers kept from one report to the next, per thread: enough for
+/// the processes of most reports, so that parsing allocates nothing per call.
+const KEPT_SPARE: usize = 16 * 1024;
+
+/// Larger strings are not kept from one report to the next.
+const SPARE_BYTES: usize = 64 * 1024;
+
+/// The parser's reusable buffers.
+#[derive(Default)]
+struct Scratch {
+    path: JsonPath,
+    key: String,
+    call: CallBuf,
+    canon: Canon,
+    kept: Vec<CallBuf>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Option<Scratch>> = const { std::cell::Cell::new(None) };
+}
+
+/// Everything the visitors share.
+struct Ctx<'s, S> {
+    sink: &'s mut S,
+    out: &'s mut Collected,
+    pass: Pass,
+    /// Where the walk is; on error, where it failed.
+    path: JsonPath,
+    /// The path inside a section read with `serde_path_to_error`, when it failed there.
+    inner: Option<String>,
+    /// The map key just read.
+    key: String,
+    /// The call being read (reused for every call).
+    call: CallBuf,
+    canon: Canon,
+    /// Calls of the current process kept until its header is complete
+    /// (`Pass::Whole`): the first `n_kept` (the rest are spare buffers).
+    kept: Vec<CallBuf>,
+    n_kept: usize,
+}
+
+// ---------------------------------------------------------------------------
+// JSON path
+
+enum Seg {
+    Key(&'static str),
+    Name(String),
+    Index(usize),
+}
+
+/// A stack of path segments. Segments beyond `len` are kept so that their
+/// strings are reused: pushing a key does not allocate after warm-up.
+#[derive(Default)]
+struct JsonPath {
+    segs: Vec<Seg>,
+    len: usize,
+}
+
+impl JsonPath {
+    fn slot(&mut self, seg: Seg) {
+        if self.len < self.segs.len() {
+            self.segs[self.len] = seg;
+        } else {
+            self.segs.push(seg);
+        }
+        self.len += 1;
+    }
+    fn push_key(&mut self, k: &'static str) {
+        self.slot(Seg::Key(k));
+    }
+    fn push_index(&mut self, i: usize) {
+        self.slot(Seg::Index(i));
+    }
+    fn push_name(&mut self, name: &str) {
+        if let Some(Seg::Name(s)) = self.segs.get_mut(self.len) {
+            s.clear();
+            s.push_str(name);
+            self.len += 1;
+        } else {
+            self.slot(Seg::Name(name.to_owned()));
+        }
+    }
+    fn pop(&mut self) {
+        self.len = self.len.saturating_sub(1);
+    }
+
+    /// As `serde_path_to_error` writes paths (`behavior.processes[0].pid`),
+    /// followed by the inner path of a section it tracked.
+    fn render(&self, inner: Option<&str>) -> String {
+        let mut s = String::new();
+        for seg in &self.segs[..self.len] {
+            match seg {
+                Seg::Index(i) => s.push_str(&format!("[{i}]")),
+                Seg::Key(k) => dotted(&mut s, k),
+                Seg::Name(k) => dotted(&mut s, k),
+            }
+        }
+        match inner {
+            None | Some(".") => {}
+            Some(i) if i.starts_with('[') => s.push_str(i),
+            Some(i) => dotted(&mut s, i),
+        }
+        if s.is_empty() {
+            s.push('.');
+        }
+        s
     }
 }
 
-impl<'de, S: CallSink> Visitor<'de> for ReportSeed<'_, S> {
+fn dotted(s: &mut String, k: &str) {
+    if !s.is_empty() {
+        s.push('.');
+    }
+    s.push_str(k);
+}
+
+// ---------------------------------------------------------------------------
+// Small seeds
+
+/// A map key (or any string) into a reused buffer.
+struct StrInto<'a>(&'a mut String);
+
+impl<'de> DeserializeSeed<'de> for StrInto<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.clear();
+        d.deserialize_string(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrInto<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.push_str(v);
+        Ok(())
+    }
+}
+
+/// A string value under a known key.
+struct StrAt<'a> {
+    path: &'a mut JsonPath,
+    key: &'static str,
+    out: &'a mut String,
+}
+
+impl<'de> DeserializeSeed<'de> for StrAt<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.path.push_key(self.key);
+        StrInto(self.out).deserialize(d)?;
+        self.path.pop();
+        Ok(())
+    }
+}
+
+/// Skips a value (validating its syntax only), at a key of the report.
+struct Skip<'a> {
+    path: &'a mut JsonPath,
+    key: &'a str,
+}
+
+impl<'de> DeserializeSeed<'de> for Skip<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.path.push_name(self.key);
+        IgnoredAny::deserialize(d)?;
+        self.path.pop();
+        Ok(())
+    }
+}
+
+/// Skips a value at a known key.
+struct SkipKey<'a> {
+    path: &'a mut JsonPath,
+    key: &'static str,
+}
+
+impl<'de> DeserializeSeed<'de> for SkipKey<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.path.push_key(self.key);
+        IgnoredAny::deserialize(d)?;
+        self.path.pop();
+        Ok(())
+    }
+}
+
+/// A small typed value at a known key.
+struct Typed<'a, T> {
+    path: &'a mut JsonPath,
+    key: &'static str,
+    ty: PhantomData<T>,
+}
+
+fn typed<'a, T>(path: &'a mut JsonPath, key: &'static str) -> Typed<'a, T> {
+    Typed {
+        path,
+        key,
+        ty: PhantomData,
+    }
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Typed<'_, T> {
+    type Value = T;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        self.path.push_key(self.key);
+        let v = T::deserialize(d)?;
+        self.path.pop();
+        Ok(v)
+    }
+}
+
+/// A section read as a plain `Deserialize` type, its inner path tracked by
+/// `serde_path_to_error` (these sections are small and read once).
+struct Cold<'a, T> {
+    path: &'a mut JsonPath,
+    inner: &'a mut Option<String>,
+    key: &'static str,
+    ty: PhantomData<T>,
+}
+
+fn cold<'a, S, T>(ctx: &'a mut Ctx<'_, S>, key: &'static str) -> Cold<'a, T> {
+    Cold {
+        path: &mut ctx.path,
+        inner: &mut ctx.inner,
+        key,
+        ty: PhantomData,
+    }
+}
+
+impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Cold<'_, T> {
+    type Value = T;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<T, D::Error> {
+        self.path.push_key(self.key);
+        let mut track = serde_path_to_error::Track::new();
+        match T::deserialize(serde_path_to_error::Deserializer::new(d, &mut track)) {
+            Ok(v) => {
+                self.path.pop();
+                Ok(v)
+            }
+            Err(e) => {
+                *self.inner = Some(track.path().to_string());
+                Err(e)
+            }
+        }
+    }
+}
+
+/// `null` as "absent" (`"behavior": null` is a report without behaviour,
+/// not a type error); anything else goes to the inner visitor.
+struct NullOr<V>(V);
+
+impl<'de, V: Visitor<'de, Value = ()>> Visitor<'de> for NullOr<V>
+where
+    V: NullOrInner<'de>,
+{
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object, a list or null")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.inner(d)
+    }
+}
+
+/// How the visitor behind a [`NullOr`] asks for its value.
+trait NullOrInner<'de>: Visitor<'de, Value = ()> + Sized {
+    fn inner<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error>;
+}
+
+/// A pid: an integer or a decimal string; anything else is an error at its key.
+struct Pid(Option<i64>);
+
+impl<'de> Deserialize<'de> for Pid {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        match v {
+            Value::Null => Ok(Pid(None)),
+            v => parse_pid(&v).map(|p| Pid(Some(p))).map_err(de::Error::custom),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The report
+
+struct ReportVisitor<'c, 's, S>(&'c mut Ctx<'s, S>);
+
+impl<'de, S: CallSink> Visitor<'de> for ReportVisitor<'_, '_, S> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a sandbox report object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let ctx = self.0;
         let mut ttps = Ttps(Default::default());
         let mut malscore: Option<f64> = None;
-        while let Some(key) = map.next_key::<KeyName>()? {
-            match key.0.as_str() {
+        while map.next_key_seed(StrInto(&mut ctx.key))?.is_some() {
+            if ctx.pass == Pass::Second {
+                if ctx.key == "behavior" {
+                    map.next_value_seed(BehaviorSeed(&mut *ctx))?;
+                } else {
+                    map.next_value_seed(Skip {
+                        path: &mut ctx.path,
+                        key: &ctx.key,
+                    })?;
+                }
+                continue;
+            }
+            match ctx.key.as_str() {
                 "behavior" => {
-                    if self.out.has_behavior {
+                    if ctx.out.has_behavior {
                         return Err(de::Error::custom("duplicate key `behavior`"));
                     }
-                    self.out.has_behavior = true;
-                    map.next_value_seed(NullOr(BehaviorSeed {
-                        sink: &mut *self.sink,
-                        out: &mut *self.out,
-                    }))?;
+                    ctx.out.has_behavior = true;
+                    map.next_value_seed(BehaviorSeed(&mut *ctx))?;
                 }
                 "target" => {
-                    let t: Target = map.next_value()?;
+                    let t: Target = map.next_value_seed(cold(ctx, "target"))?;
                     if let Some(f) = t.file {
-                        self.out.sample = SampleInfo {
+                        ctx.out.sample = SampleInfo {
                             sha256: f.sha256.non_empty().map(|s| s.to_lowercase()),
                             name: f.name.non_empty(),
                             size: f.size.0.and_then(|s| u64::try_from(s).ok()),
@@ -76,59 +456,61 @@ impl<'de, S: CallSink> Visitor<'de> for ReportSeed<'_, S> {
                     }
                 }
                 "info" => {
-                    let i: Info = map.next_value()?;
-                    self.out.version = i.version.non_empty();
-                    self.out.info = AnalysisInfo {
-                        version: self.out.version.clone(),
+                    let i: Info = map.next_value_seed(cold(ctx, "info"))?;
+                    ctx.out.version = i.version.non_empty();
+                    ctx.out.info = AnalysisInfo {
+                        version: ctx.out.version.clone(),
                         task_id: i.id.0,
                         started: i.started.non_empty(),
                         score: i.score.0.and_then(|s| s.parse().ok()),
                     };
                 }
                 "signatures" => {
-                    let sigs: Option<Vec<RawSignature>> = map.next_value()?;
-                    self.out.iocs.signatures.extend(
+                    let sigs: Option<Vec<RawSignature>> = map.next_value_seed(cold(ctx, "signatures"))?;
+                    ctx.out.iocs.signatures.extend(
                         sigs.unwrap_or_default()
                             .into_iter()
                             .filter_map(RawSignature::into_signature),
                     );
                 }
                 "network" => {
-                    let n: Option<Network> = map.next_value()?;
-                    n.unwrap_or_default().into_iocs(&mut self.out.iocs);
+                    let n: Option<Network> = map.next_value_seed(cold(ctx, "network"))?;
+                    n.unwrap_or_default().into_iocs(&mut ctx.out.iocs);
                 }
                 "dropped" => {
-                    let d: Option<Vec<RawDropped>> = map.next_value()?;
-                    self.out
+                    let d: Option<Vec<RawDropped>> = map.next_value_seed(cold(ctx, "dropped"))?;
+                    ctx.out
                         .iocs
                         .dropped
                         .extend(d.unwrap_or_default().into_iter().filter_map(RawDropped::into_dropped));
                 }
-                "ttps" => ttps = map.next_value()?,
-                "malscore" => malscore = map.next_value::<Text>()?.0.and_then(|s| s.parse().ok()),
+                "ttps" => ttps = map.next_value_seed(cold(ctx, "ttps"))?,
+                "malscore" => {
+                    malscore = map
+                        .next_value_seed(cold::<S, Text>(ctx, "malscore"))?
+                        .0
+                        .and_then(|s| s.parse().ok())
+                }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value_seed(Skip {
+                        path: &mut ctx.path,
+                        key: &ctx.key,
+                    })?;
                 }
             }
         }
-        if self.out.info.score.is_none() {
-            self.out.info.score = malscore;
+        if ctx.pass == Pass::Second {
+            return Ok(());
         }
-        self.out.iocs.finish(&ttps.0);
-        if self.out.format.is_none() && self.out.processes == 0 {
-            let cape = self.out.version.as_deref().is_some_and(|v| v.contains("CAPE"));
-            self.out.format = Some(if cape { Format::Cape } else { Format::Cuckoo });
+        if ctx.out.info.score.is_none() {
+            ctx.out.info.score = malscore;
+        }
+        ctx.out.iocs.finish(&ttps.0);
+        if ctx.out.format.is_none() && ctx.out.processes == 0 {
+            let cape = ctx.out.version.as_deref().is_some_and(|v| v.contains("CAPE"));
+            ctx.out.format = Some(if cape { Format::Cape } else { Format::Cuckoo });
         }
         Ok(())
-    }
-}
-
-/// A map key, borrowed when the input allows it.
-struct KeyName(String);
-
-impl<'de> Deserialize<'de> for KeyName {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(KeyName)
     }
 }
 
@@ -169,54 +551,6 @@ struct Info {
     score: Text,
 }
 
-struct BehaviorSeed<'a, S> {
-    sink: &'a mut S,
-    out: &'a mut Collected,
-}
-
-impl<'de, S: CallSink> DeserializeSeed<'de> for BehaviorSeed<'_, S> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de, S: CallSink> Visitor<'de> for BehaviorSeed<'_, S> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a behavior object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen_processes = false;
-        while let Some(key) = map.next_key::<KeyName>()? {
-            match key.0.as_str() {
-                "processes" => {
-                    if seen_processes {
-                        return Err(de::Error::custom("duplicate key `processes`"));
-                    }
-                    seen_processes = true;
-                    map.next_value_seed(NullOr(ProcessesSeed {
-                        sink: &mut *self.sink,
-                        out: &mut *self.out,
-                    }))?;
-                }
-                "summary" => {
-                    let s: Option<Summary> = map.next_value()?;
-                    if let Some(s) = s {
-                        // Cuckoo 2.x says `mutex`, CAPE `mutexes`.
-                        self.out.iocs.mutexes.extend(s.mutex.map(|m| m.0).unwrap_or_default());
-                        self.out.iocs.mutexes.extend(s.mutexes.map(|m| m.0).unwrap_or_default());
-                    }
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(expecting = "a `summary` object")]
 struct Summary {
@@ -226,86 +560,138 @@ struct Summary {
     mutexes: Option<TextList>,
 }
 
-struct ProcessesSeed<'a, S> {
-    sink: &'a mut S,
-    out: &'a mut Collected,
-}
+// ---------------------------------------------------------------------------
+// behavior, behavior.processes
 
-impl<'de, S: CallSink> DeserializeSeed<'de> for ProcessesSeed<'_, S> {
+struct BehaviorSeed<'c, 's, S>(&'c mut Ctx<'s, S>);
+
+impl<'de, S: CallSink> DeserializeSeed<'de> for BehaviorSeed<'_, '_, S> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.path.push_key("behavior");
+        let ctx = &mut *self.0;
+        d.deserialize_option(NullOr(BehaviorVisitor(&mut *ctx)))?;
+        ctx.path.pop();
+        Ok(())
+    }
+}
+
+struct BehaviorVisitor<'c, 's, S>(&'c mut Ctx<'s, S>);
+
+impl<'de, S: CallSink> NullOrInner<'de> for BehaviorVisitor<'_, '_, S> {
+    fn inner<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de, S: CallSink> Visitor<'de> for BehaviorVisitor<'_, '_, S> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a behavior object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let ctx = self.0;
+        let mut seen_processes = false;
+        while map.next_key_seed(StrInto(&mut ctx.key))?.is_some() {
+            match ctx.key.as_str() {
+                "processes" => {
+                    if seen_processes {
+                        return Err(de::Error::custom("duplicate key `processes`"));
+                    }
+                    seen_processes = true;
+                    map.next_value_seed(ProcessesSeed(&mut *ctx))?;
+                }
+                "summary" if ctx.pass != Pass::Second => {
+                    let s: Option<Summary> = map.next_value_seed(cold(ctx, "summary"))?;
+                    if let Some(s) = s {
+                        // Cuckoo 2.x says `mutex`, CAPE `mutexes`.
+                        ctx.out.iocs.mutexes.extend(s.mutex.map(|m| m.0).unwrap_or_default());
+                        ctx.out.iocs.mutexes.extend(s.mutexes.map(|m| m.0).unwrap_or_default());
+                    }
+                }
+                _ => {
+                    map.next_value_seed(Skip {
+                        path: &mut ctx.path,
+                        key: &ctx.key,
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct ProcessesSeed<'c, 's, S>(&'c mut Ctx<'s, S>);
+
+impl<'de, S: CallSink> DeserializeSeed<'de> for ProcessesSeed<'_, '_, S> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.path.push_key("processes");
+        let ctx = &mut *self.0;
+        d.deserialize_option(NullOr(ProcessesVisitor(&mut *ctx)))?;
+        ctx.path.pop();
+        Ok(())
+    }
+}
+
+struct ProcessesVisitor<'c, 's, S>(&'c mut Ctx<'s, S>);
+
+impl<'de, S: CallSink> NullOrInner<'de> for ProcessesVisitor<'_, '_, S> {
+    fn inner<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-/// Reads `null` as "absent" (`"behavior": null` is a report without
-/// behaviour, not a type error) and anything else with the inner seed.
-struct NullOr<T>(T);
-
-impl<'de, T: DeserializeSeed<'de, Value = ()>> DeserializeSeed<'de> for NullOr<T> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_option(self)
-    }
-}
-
-impl<'de, T: DeserializeSeed<'de, Value = ()>> Visitor<'de> for NullOr<T> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an object, a list or null")
-    }
-    fn visit_none<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        self.0.deserialize(d)
-    }
-}
-
-/// A pid: an integer or a decimal string; anything else is an error at its key.
-struct Pid(Option<i64>);
-
-impl<'de> Deserialize<'de> for Pid {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
-        match v {
-            Value::Null => Ok(Pid(None)),
-            v => parse_pid(&v).map(|p| Pid(Some(p))).map_err(de::Error::custom),
-        }
-    }
-}
-
-impl<'de, S: CallSink> Visitor<'de> for ProcessesSeed<'_, S> {
+impl<'de, S: CallSink> Visitor<'de> for ProcessesVisitor<'_, '_, S> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of processes")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq
-            .next_element_seed(ProcessSeed {
-                sink: &mut *self.sink,
-                out: &mut *self.out,
-            })?
-            .is_some()
-        {
-            self.out.processes += 1;
+        let ctx = self.0;
+        let mut index = 0;
+        while seq.next_element_seed(ProcessSeed { ctx: &mut *ctx, index })?.is_some() {
+            if ctx.pass != Pass::Second {
+                ctx.out.processes += 1;
+            }
+            index += 1;
         }
         Ok(())
     }
 }
 
-struct ProcessSeed<'a, S> {
-    sink: &'a mut S,
-    out: &'a mut Collected,
+// ---------------------------------------------------------------------------
+// One process
+
+struct ProcessSeed<'c, 's, S> {
+    ctx: &'c mut Ctx<'s, S>,
+    index: usize,
 }
 
-impl<'de, S: CallSink> DeserializeSeed<'de> for ProcessSeed<'_, S> {
+impl<'de, S: CallSink> DeserializeSeed<'de> for ProcessSeed<'_, '_, S> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
+        let ctx = self.ctx;
+        ctx.path.push_index(self.index);
+        match ctx.pass {
+            Pass::Second => {
+                let from = ctx.out.deferred.as_ref().map_or(usize::MAX, |p| p.from);
+                if self.index < from {
+                    IgnoredAny::deserialize(d)?;
+                } else {
+                    d.deserialize_map(SecondPassProcess {
+                        ctx: &mut *ctx,
+                        index: self.index - from,
+                    })?;
+                }
+            }
+            _ => d.deserialize_map(ProcessVisitor {
+                ctx: &mut *ctx,
+                index: self.index,
+            })?,
+        }
+        ctx.path.pop();
+        Ok(())
     }
 }
 
@@ -328,237 +714,795 @@ impl Header {
             path: self.path.clone().flatten(),
         })
     }
+    fn complete(&self) -> bool {
+        self.pid.is_some() && self.ppid.is_some() && self.name.is_some() && self.path.is_some()
+    }
 }
 
-impl<'de, S: CallSink> Visitor<'de> for ProcessSeed<'_, S> {
+#[derive(PartialEq)]
+enum CallsSeen {
+    No,
+    Streamed,
+    Kept,
+    Skipped,
+}
+
+struct ProcessVisitor<'c, 's, S> {
+    ctx: &'c mut Ctx<'s, S>,
+    index: usize,
+}
+
+impl<'de, S: CallSink> Visitor<'de> for ProcessVisitor<'_, '_, S> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a process object")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let first = self.out.processes == 0;
+        let ctx = self.ctx;
+        let first = self.index == 0;
         let mut h = Header::default();
-        let mut buffered: Option<Vec<RawCall>> = None;
-        let mut streamed = false;
-        while let Some(key) = map.next_key::<KeyName>()? {
-            match key.0.as_str() {
-                "pid" | "process_id" => {
-                    h.has_process_id |= key.0 == "process_id";
-                    h.pid = map.next_value::<Pid>()?.0;
-                    if first && self.out.format.is_none() {
-                        self.out.format = Some(if h.has_process_id { Format::Cape } else { Format::Cuckoo });
+        let mut calls = CallsSeen::No;
+        let mut at_calls: Option<ProcessInfo> = None;
+        ctx.n_kept = 0;
+        while map.next_key_seed(StrInto(&mut ctx.key))?.is_some() {
+            match ctx.key.as_str() {
+                k @ ("pid" | "process_id") => {
+                    let k = if k == "pid" { "pid" } else { "process_id" };
+                    h.has_process_id |= k == "process_id";
+                    h.pid = map.next_value_seed(typed::<Pid>(&mut ctx.path, k))?.0;
+                    if first && ctx.out.format.is_none() {
+                        ctx.out.format = Some(if h.has_process_id { Format::Cape } else { Format::Cuckoo });
                     }
                 }
-                "ppid" | "parent_id" => {
-                    h.ppid = Some(map.next_value::<Pid>()?.0);
+                k @ ("ppid" | "parent_id") => {
+                    let k = if k == "ppid" { "ppid" } else { "parent_id" };
+                    h.ppid = Some(map.next_value_seed(typed::<Pid>(&mut ctx.path, k))?.0);
                 }
-                "process_name" => h.name = Some(map.next_value::<Option<String>>()?),
-                "process_path" | "module_path" => h.path = Some(map.next_value::<Option<String>>()?),
+                "process_name" => {
+                    h.name = Some(map.next_value_seed(typed::<Option<String>>(&mut ctx.path, "process_name"))?)
+                }
+                k @ ("process_path" | "module_path") => {
+                    let k = if k == "process_path" {
+                        "process_path"
+                    } else {
+                        "module_path"
+                    };
+                    h.path = Some(map.next_value_seed(typed::<Option<String>>(&mut ctx.path, k))?);
+                }
                 "calls" => {
-                    if streamed || buffered.is_some() {
+                    if calls != CallsSeen::No {
                         return Err(de::Error::custom("duplicate key `calls`"));
                     }
-                    let ready = h.pid.is_some() && h.ppid.is_some() && h.name.is_some() && h.path.is_some();
-                    match (ready, self.out.format, h.info()) {
-                        (true, Some(format), Some(info)) => {
-                            self.sink.begin_process(&info);
-                            streamed = true;
+                    let deferring = ctx.out.deferred.is_some();
+                    match (deferring, h.complete(), ctx.out.format, h.info()) {
+                        (false, true, Some(format), Some(info)) => {
+                            ctx.sink.begin_process(&info);
+                            calls = CallsSeen::Streamed;
                             map.next_value_seed(CallsSeed {
-                                target: CallTarget::Stream {
-                                    sink: &mut *self.sink,
-                                    format,
-                                },
+                                ctx: &mut *ctx,
+                                format: Some(format),
+                            })?;
+                        }
+                        (_, complete, format, info) if ctx.pass == Pass::Stream => {
+                            // Read them in the second pass, when this header is known
+                            // (the header as it is now, when a one-pass reader
+                            // would stream them now).
+                            if complete && format.is_some() {
+                                at_calls = info;
+                            }
+                            if ctx.out.deferred.is_none() {
+                                ctx.out.deferred = Some(Deferred {
+                                    from: self.index,
+                                    headers: Vec::new(),
+                                    first_pass_failed: false,
+                                });
+                            }
+                            calls = CallsSeen::Skipped;
+                            map.next_value_seed(SkipKey {
+                                path: &mut ctx.path,
+                                key: "calls",
                             })?;
                         }
                         _ => {
-                            let mut calls = Vec::new();
-                            map.next_value_seed(CallsSeed::<S> {
-                                target: CallTarget::Buffer(&mut calls),
+                            calls = CallsSeen::Kept;
+                            map.next_value_seed(CallsSeed {
+                                ctx: &mut *ctx,
+                                format: None,
                             })?;
-                            buffered = Some(calls);
                         }
                     }
                 }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value_seed(Skip {
+                        path: &mut ctx.path,
+                        key: &ctx.key,
+                    })?;
                 }
             }
         }
         let Some(info) = h.info() else {
             return Err(de::Error::custom("process without `pid` / `process_id`"));
         };
-        if streamed {
-            self.sink.end_process();
+        if calls == CallsSeen::Streamed {
+            ctx.sink.end_process();
             return Ok(());
         }
-        let format = *self
+        let format = *ctx
             .out
             .format
             .get_or_insert(if h.has_process_id { Format::Cape } else { Format::Cuckoo });
-        self.sink.begin_process(&info);
-        for (i, raw) in buffered.unwrap_or_default().into_iter().enumerate() {
-            let call = raw
-                .normalise(format)
-                .map_err(|e| de::Error::custom(format!("calls[{i}]: {e}")))?;
-            self.sink
-                .call(call)
-                .map_err(|e| de::Error::custom(format!("calls[{i}]: {e}")))?;
+        if let Some(deferred) = &mut ctx.out.deferred {
+            deferred.headers.push(at_calls.unwrap_or(info));
+            return Ok(());
         }
-        self.sink.end_process();
+        ctx.sink.begin_process(&info);
+        // Errors name the call as a streamed process's do (`….calls: calls[2]: …`).
+        ctx.path.push_key("calls");
+        for i in 0..ctx.n_kept {
+            let at = |e: String| de::Error::custom(format!("calls[{i}]: {e}"));
+            let call = &mut ctx.kept[i];
+            normalise(call, format).map_err(at)?;
+            ctx.sink.call(call).map_err(at)?;
+        }
+        ctx.path.pop();
+        ctx.n_kept = 0;
+        ctx.sink.end_process();
         Ok(())
     }
 }
 
-enum CallTarget<'a, S> {
-    Stream { sink: &'a mut S, format: Format },
-    Buffer(&'a mut Vec<RawCall>),
+/// A deferred process in the second pass: its header is known, its calls are streamed.
+struct SecondPassProcess<'c, 's, S> {
+    ctx: &'c mut Ctx<'s, S>,
+    /// Index into the deferred headers.
+    index: usize,
 }
 
-struct CallsSeed<'a, S> {
-    target: CallTarget<'a, S>,
-}
-
-impl<'de, S: CallSink> DeserializeSeed<'de> for CallsSeed<'_, S> {
+impl<'de, S: CallSink> Visitor<'de> for SecondPassProcess<'_, '_, S> {
     type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a process object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let ctx = self.ctx;
+        let info = match ctx
+            .out
+            .deferred
+            .as_ref()
+            .map(|p| (p.headers.get(self.index), p.first_pass_failed))
+        {
+            Some((Some(info), _)) => info.clone(),
+            // The first pass stopped before this header; the calls are only
+            // read for their error (the report has failed already).
+            Some((None, true)) => ProcessInfo::default(),
+            // The file changed between the passes.
+            _ => return Err(de::Error::custom("the report changed while it was read")),
+        };
+        let format = ctx.out.format.unwrap_or(Format::Cuckoo);
+        ctx.sink.begin_process(&info);
+        while map.next_key_seed(StrInto(&mut ctx.key))?.is_some() {
+            if ctx.key == "calls" {
+                map.next_value_seed(CallsSeed {
+                    ctx: &mut *ctx,
+                    format: Some(format),
+                })?;
+            } else {
+                map.next_value_seed(Skip {
+                    path: &mut ctx.path,
+                    key: &ctx.key,
+                })?;
+            }
+        }
+        ctx.sink.end_process();
+        Ok(())
     }
 }
 
-impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, S> {
+// ---------------------------------------------------------------------------
+// Calls
+
+/// A process's `calls`: streamed to the sink (`format` known), or kept.
+struct CallsSeed<'c, 's, S> {
+    ctx: &'c mut Ctx<'s, S>,
+    format: Option<Format>,
+}
+
+impl<'de, S: CallSink> DeserializeSeed<'de> for CallsSeed<'_, '_, S> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.ctx.path.push_key("calls");
+        let ctx = &mut *self.ctx;
+        d.deserialize_seq(CallsSeed {
+            ctx: &mut *ctx,
+            format: self.format,
+        })?;
+        ctx.path.pop();
+        Ok(())
+    }
+}
+
+impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of calls")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        match self.target {
-            CallTarget::Stream { sink, format } => {
-                let mut i = 0usize;
-                while let Some(raw) = seq.next_element_seed(CallSeed)? {
+        let ctx = self.ctx;
+        let mut i = 0usize;
+        loop {
+            let buf = match self.format {
+                Some(_) => &mut ctx.call,
+                None => {
+                    if ctx.n_kept == ctx.kept.len() {
+                        ctx.kept.push(CallBuf::default());
+                    }
+                    &mut ctx.kept[ctx.n_kept]
+                }
+            };
+            let seed = CallSeed {
+                call: buf,
+                path: &mut ctx.path,
+                key: &mut ctx.key,
+                canon: &mut ctx.canon,
+                index: i,
+            };
+            if seq.next_element_seed(seed)?.is_none() {
+                break;
+            }
+            match self.format {
+                Some(format) => {
                     // The path ends at `calls` here (the element is done): name the call.
                     let at = |e: String| de::Error::custom(format!("calls[{i}]: {e}"));
-                    let call = raw.normalise(format).map_err(at)?;
-                    sink.call(call).map_err(at)?;
-                    i += 1;
+                    normalise(&mut ctx.call, format).map_err(at)?;
+                    ctx.sink.call(&mut ctx.call).map_err(at)?;
                 }
+                None => ctx.n_kept += 1,
             }
-            CallTarget::Buffer(calls) => {
-                while let Some(raw) = seq.next_element_seed(CallSeed)? {
-                    calls.push(raw);
-                }
-            }
+            i += 1;
         }
         Ok(())
     }
 }
 
-struct CallSeed;
+/// One call object, into a call buffer.
+struct CallSeed<'a> {
+    call: &'a mut CallBuf,
+    path: &'a mut JsonPath,
+    key: &'a mut String,
+    canon: &'a mut Canon,
+    index: usize,
+}
 
-impl<'de> DeserializeSeed<'de> for CallSeed {
-    type Value = RawCall;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<RawCall, D::Error> {
-        d.deserialize_map(self)
+impl<'de> DeserializeSeed<'de> for CallSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.path.push_index(self.index);
+        let path = &mut *self.path;
+        d.deserialize_map(CallSeed {
+            call: self.call,
+            path: &mut *path,
+            key: self.key,
+            canon: self.canon,
+            index: self.index,
+        })?;
+        path.pop();
+        Ok(())
     }
 }
 
-impl<'de> Visitor<'de> for CallSeed {
-    type Value = RawCall;
+impl<'de> Visitor<'de> for CallSeed<'_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a call object")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawCall, A::Error> {
-        let mut api: Option<String> = None;
-        let mut category: Option<String> = None;
-        let mut args: Vec<(String, Value)> = Vec::new();
-        let mut last_error: Option<i64> = None;
-        let mut status_false = false;
-        let mut rest: Vec<(String, Value)> = Vec::new();
-        while let Some(key) = map.next_key::<KeyName>()? {
-            match key.0.as_str() {
-                "api" => api = Some(map.next_value()?),
-                "category" => category = Some(map.next_value()?),
-                "arguments" => args = map.next_value_seed(ArgsSeed)?,
-                // Rule C3 compares everything but the time; CAPE's `id` is a counter.
-                "time" | "timestamp" | "id" => {
-                    map.next_value::<IgnoredAny>()?;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let CallSeed {
+            path, key, call, canon, ..
+        } = self;
+        call.clear();
+        let (mut has_api, mut has_category) = (false, false);
+        let rest_base = canon.mark();
+        while map.next_key_seed(StrInto(key))?.is_some() {
+            match key.as_str() {
+                "api" => {
+                    map.next_value_seed(StrAt {
+                        path,
+                        key: "api",
+                        out: &mut call.api,
+                    })?;
+                    has_api = true;
                 }
-                "last_error" => {
-                    let v: Value = map.next_value()?;
-                    last_error = match &v {
-                        Value::Null => None,
-                        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
-                        Value::String(s) => s.parse().ok(),
-                        other => {
-                            return Err(de::Error::custom(format!(
-                                "`last_error`: expected a number, found {}",
-                                kind_of(other)
-                            )))
-                        }
+                "category" => {
+                    map.next_value_seed(StrAt {
+                        path,
+                        key: "category",
+                        out: &mut call.category,
+                    })?;
+                    has_category = true;
+                }
+                "arguments" => {
+                    call.n = 0;
+                    map.next_value_seed(ArgsSeed {
+                        call: &mut *call,
+                        path: &mut *path,
+                        field: key,
+                    })?;
+                }
+                // Rule C3 compares everything but the time; CAPE's `id` is a counter.
+                k @ ("time" | "timestamp" | "id") => {
+                    let k = match k {
+                        "time" => "time",
+                        "timestamp" => "timestamp",
+                        _ => "id",
                     };
-                    rest.push((key.0, v));
+                    map.next_value_seed(SkipKey { path, key: k })?;
                 }
                 _ => {
-                    let v: Value = map.next_value()?;
-                    if key.0 == "status" && v == Value::Bool(false) {
-                        status_false = true;
+                    // Kept for C3, canonically encoded: the name, then the value.
+                    let start = call.rest.len();
+                    put_name(&mut call.rest, key);
+                    let value = call.rest.len();
+                    path.push_name(key);
+                    map.next_value_seed(CanonSeed {
+                        out: &mut call.rest,
+                        canon: &mut *canon,
+                    })?;
+                    path.pop();
+                    canon.push_span((start, value, call.rest.len()));
+                    let v = &call.rest[value..];
+                    if key == "last_error" {
+                        call.last_error = last_error(v).map_err(de::Error::custom)?;
+                    } else if key == "status" && v == b"f" {
+                        call.status_false = true;
                     }
-                    rest.push((key.0, v));
                 }
             }
         }
-        let api = api.ok_or_else(|| de::Error::missing_field("api"))?;
-        let category = category.ok_or_else(|| de::Error::missing_field("category"))?;
-        rest.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(RawCall {
-            api,
-            category,
-            args,
-            last_error,
-            status_false,
-            rest,
-        })
+        if !has_api {
+            return Err(de::Error::missing_field("api"));
+        }
+        if !has_category {
+            return Err(de::Error::missing_field("category"));
+        }
+        canon.sort_entries(&mut call.rest, 0, rest_base, false);
+        Ok(())
     }
 }
+
+/// A field name as the canonical encoding writes map keys.
+fn put_name(out: &mut Vec<u8>, name: &str) {
+    out.extend_from_slice(&(name.len() as u64).to_le_bytes());
+    out.extend_from_slice(name.as_bytes());
+}
+
+/// `last_error` from its canonical bytes: a number, a decimal string or null.
+fn last_error(v: &[u8]) -> Result<Option<i64>, String> {
+    let word = || {
+        let mut a = [0u8; 8];
+        let b = v.get(1..9).unwrap_or(&[]);
+        a[..b.len()].copy_from_slice(b);
+        u64::from_le_bytes(a)
+    };
+    let kind = match v.first() {
+        Some(b'n') => return Ok(None),
+        // As `Number::as_i64`, else `as_f64() as i64` (saturating).
+        Some(b'u') => return Ok(Some(i64::try_from(word()).unwrap_or(i64::MAX))),
+        Some(b'i') => return Ok(Some(word() as i64)),
+        Some(b'd') => return Ok(Some(f64::from_bits(word()) as i64)),
+        Some(b's') => {
+            let s = std::str::from_utf8(v.get(9..).unwrap_or(&[])).unwrap_or("");
+            return Ok(s.parse().ok());
+        }
+        Some(b't' | b'f') => "a boolean",
+        Some(b'[') => "an array",
+        _ => "an object",
+    };
+    Err(format!("`last_error`: expected a number, found {kind}"))
+}
+
+// ---------------------------------------------------------------------------
+// Arguments
 
 /// `arguments`: an object, or a list of `{"name", "value"}` (first name wins).
-struct ArgsSeed;
+struct ArgsSeed<'a> {
+    call: &'a mut CallBuf,
+    path: &'a mut JsonPath,
+    /// Scratch for the keys of `{name, value}` objects.
+    field: &'a mut String,
+}
 
-impl<'de> DeserializeSeed<'de> for ArgsSeed {
-    type Value = Vec<(String, Value)>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_any(self)
+impl<'de> DeserializeSeed<'de> for ArgsSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.path.push_key("arguments");
+        let path = &mut *self.path;
+        d.deserialize_any(ArgsSeed {
+            call: self.call,
+            path: &mut *path,
+            field: self.field,
+        })?;
+        path.pop();
+        Ok(())
     }
 }
 
-impl<'de> Visitor<'de> for ArgsSeed {
-    type Value = Vec<(String, Value)>;
+impl<'de> Visitor<'de> for ArgsSeed<'_> {
+    type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("arguments as an object or a list of {name, value}")
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut args = Vec::new();
-        while let Some(k) = map.next_key::<String>()? {
-            let v: Value = map.next_value()?;
-            args.push((k, v));
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        loop {
+            let arg = self.call.push_arg();
+            if map.next_key_seed(StrInto(&mut arg.name))?.is_none() {
+                self.call.n -= 1;
+                break;
+            }
+            map.next_value_seed(ArgValue {
+                arg,
+                path: &mut *self.path,
+                at: None,
+            })?;
         }
-        Ok(first_name_wins(args))
+        self.call.first_name_wins();
+        Ok(())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        #[derive(Deserialize)]
-        #[serde(expecting = "an argument object {name, value}")]
-        struct NamedArg {
-            name: String,
-            #[serde(default)]
-            value: Value,
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        loop {
+            let arg = self.call.push_arg();
+            let seed = NamedArg {
+                arg,
+                path: &mut *self.path,
+                field: &mut *self.field,
+                index,
+            };
+            if seq.next_element_seed(seed)?.is_none() {
+                self.call.n -= 1;
+                break;
+            }
+            index += 1;
         }
-        let mut args = Vec::new();
-        while let Some(a) = seq.next_element::<NamedArg>()? {
-            args.push((a.name, a.value));
-        }
-        Ok(first_name_wins(args))
+        self.call.first_name_wins();
+        Ok(())
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Vec::new())
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+/// One `{"name", "value"}` of a CAPE argument list (`pretty_value` and
+/// other fields are skipped), as `#[derive(Deserialize)]` would read it.
+struct NamedArg<'a> {
+    arg: &'a mut Arg,
+    path: &'a mut JsonPath,
+    field: &'a mut String,
+    index: usize,
+}
+
+const NAMED_ARG_FIELDS: &[&str] = &["name", "value"];
+
+impl<'de> DeserializeSeed<'de> for NamedArg<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.path.push_index(self.index);
+        let path = &mut *self.path;
+        d.deserialize_struct(
+            "NamedArg",
+            NAMED_ARG_FIELDS,
+            NamedArg {
+                arg: self.arg,
+                path: &mut *path,
+                field: self.field,
+                index: self.index,
+            },
+        )?;
+        path.pop();
+        Ok(())
+    }
+}
+
+impl<'de> Visitor<'de> for NamedArg<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an argument object {name, value}")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let (mut has_name, mut has_value) = (false, false);
+        while map.next_key_seed(StrInto(&mut *self.field))?.is_some() {
+            match self.field.as_str() {
+                "name" => {
+                    if has_name {
+                        return Err(de::Error::duplicate_field("name"));
+                    }
+                    map.next_value_seed(StrAt {
+                        path: &mut *self.path,
+                        key: "name",
+                        out: &mut self.arg.name,
+                    })?;
+                    has_name = true;
+                }
+                "value" => {
+                    if has_value {
+                        return Err(de::Error::duplicate_field("value"));
+                    }
+                    map.next_value_seed(ArgValue {
+                        arg: &mut *self.arg,
+                        path: &mut *self.path,
+                        at: Some("value"),
+                    })?;
+                    has_value = true;
+                }
+                _ => {
+                    map.next_value_seed(Skip {
+                        path: &mut *self.path,
+                        key: self.field,
+                    })?;
+                }
+            }
+        }
+        if !has_name {
+            return Err(de::Error::missing_field("name"));
+        }
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // The array form `["name", value]` that derived structs also accept.
+        let arg = self.arg;
+        if seq.next_element_seed(StrInto(&mut arg.name))?.is_none() {
+            return Err(de::Error::invalid_length(0, &"struct NamedArg with 2 elements"));
+        }
+        let _ = seq.next_element_seed(ArgValue {
+            arg,
+            path: &mut *self.path,
+            at: Some("value"),
+        })?;
+        Ok(())
+    }
+}
+
+/// An argument value into its slot: scalars unboxed, strings into the
+/// slot's reused buffer, arrays and objects as a `Value`.
+struct ArgValue<'a> {
+    arg: &'a mut Arg,
+    path: &'a mut JsonPath,
+    /// The path segment: the argument's name, or `value` in a `{name, value}`.
+    at: Option<&'static str>,
+}
+
+impl<'de> DeserializeSeed<'de> for ArgValue<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        match self.at {
+            Some(k) => self.path.push_key(k),
+            None => self.path.push_name(&self.arg.name),
+        }
+        self.arg.text.clear();
+        self.arg.val = Scalar::Null;
+        d.deserialize_any(ArgValueVisitor(&mut *self.arg))?;
+        self.path.pop();
+        Ok(())
+    }
+}
+
+struct ArgValueVisitor<'a>(&'a mut Arg);
+
+impl<'de> Visitor<'de> for ArgValueVisitor<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<(), E> {
+        self.0.val = Scalar::Bool(v);
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<(), E> {
+        self.0.set_i64(v);
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<(), E> {
+        self.0.val = Scalar::U64(v);
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<(), E> {
+        self.0.val = Scalar::F64(v);
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.text.push_str(v);
+        self.0.val = Scalar::Str;
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.0.val = Scalar::Null;
+        Ok(())
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.visit_unit()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<(), A::Error> {
+        let v = Value::deserialize(de::value::SeqAccessDeserializer::new(seq))?;
+        self.0.val = Scalar::Other(Box::new(v));
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let v = Value::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        self.0.val = Scalar::Other(Box::new(v));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::read::{read_report_bytes, read_report_streamed, ReadLimits};
+    use super::super::{CallBuf, CallSink, ProcessInfo};
+
+    /// Everything a sink is told, as text.
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl CallSink for Log {
+        fn begin_process(&mut self, p: &ProcessInfo) {
+            self.0.push(format!("begin {p:?}"));
+        }
+        fn call(&mut self, c: &mut CallBuf) -> Result<(), String> {
+            let args: Vec<String> = c.args().map(|(n, v)| format!("{n}={:?}", v.to_value())).collect();
+            self.0.push(format!(
+                "call {} {} failed={} args={args:?} rest={:?}",
+                c.api(),
+                c.category(),
+                c.failed(),
+                c.rest
+            ));
+            Ok(())
+        }
+        fn end_process(&mut self) {
+            self.0.push("end".into());
+        }
+    }
+
+    /// The sink's log and the outcome (meta or error text), read from memory and as a stream.
+    fn both(text: &[u8]) -> [(Vec<String>, String); 2] {
+        let mut a = Log::default();
+        let ra = read_report_bytes("r.json", text, ReadLimits::default(), &mut a);
+        let mut b = Log::default();
+        let rb = read_report_streamed("r.json", text, ReadLimits::default(), &mut b);
+        // serde_json counts columns one apart from memory and from a reader.
+        let show = |r: Result<super::super::ReportMeta, super::super::ReportError>| match r {
+            Ok(m) => format!("ok {m:?}"),
+            Err(e) => {
+                // The hints read.rs adds from the text in memory are not the parser's.
+                let mut e = e.to_string();
+                for hint in [
+                    "empty report: ",
+                    "NaN is not a JSON number: ",
+                    "Infinity is not a JSON number: ",
+                ] {
+                    e = e.replace(hint, "");
+                }
+                e = e.replace("single-quoted strings are not JSON: ", "");
+                format!("error {}", e.split(" at line ").next().unwrap_or(&e))
+            }
+        };
+        [(a.0, show(ra)), (b.0, show(rb))]
+    }
+
+    fn cuckoo_process(pid: i64, header_first: bool, calls: &str) -> String {
+        let header =
+            format!(r#""pid": {pid}, "ppid": 1, "process_name": "p{pid}.exe", "process_path": "C:\\p{pid}.exe""#);
+        if header_first {
+            format!(r#"{{{header}, "calls": [{calls}]}}"#)
+        } else {
+            format!(r#"{{"calls": [{calls}], "track": true, {header}}}"#)
+        }
+    }
+
+    const CALLS: &str = r#"{"category": "file", "api": "NtCreateFile", "arguments": {"file_handle": "0x10", "filepath": "C:\\a"}, "status": 1, "time": 1.0, "flags": {"b": 1, "a": [2, 3]}},
+        {"category": "file", "api": "NtCreateFile", "arguments": {"filepath": "C:\\a", "file_handle": "0x10"}, "status": 1, "time": 2.0, "flags": {"a": [2, 3], "b": 1}},
+        {"category": "process", "api": "NtOpenProcess", "arguments": {"process_identifier": "42"}, "last_error": 0, "time": 3.0}"#;
+
+    #[test]
+    fn streamed_reports_reach_the_sink_as_reports_in_memory_do() {
+        for order in [
+            [true, true, true],
+            [false, false, false],
+            [true, false, true],
+            [false, true, false],
+        ] {
+            let procs: Vec<String> = order
+                .iter()
+                .enumerate()
+                .map(|(i, first)| cuckoo_process(100 + i as i64, *first, CALLS))
+                .collect();
+            let text = format!(
+                r#"{{"info": {{"version": "2.0.7"}}, "behavior": {{"processes": [{}], "summary": {{"mutex": ["m"]}}}}, "target": {{"file": {{"sha256": "AB"}}}}}}"#,
+                procs.join(", ")
+            );
+            let [whole, streamed] = both(text.as_bytes());
+            assert_eq!(whole, streamed, "{order:?}");
+            assert_eq!(
+                whole.0.iter().filter(|l| l.starts_with("call")).count(),
+                9,
+                "{:?}",
+                whole.0
+            );
+        }
+    }
+
+    #[test]
+    fn an_error_in_skipped_calls_is_found_by_the_second_pass_at_its_path() {
+        let bad = r#"{"category": "file", "api": 5}"#;
+        let text = format!(
+            r#"{{"behavior": {{"processes": [{}, {}]}}}}"#,
+            cuckoo_process(1, true, CALLS),
+            cuckoo_process(2, false, bad)
+        );
+        let [whole, streamed] = both(text.as_bytes());
+        assert_eq!(whole.1, streamed.1);
+        assert!(
+            whole.1.contains("at behavior.processes[1].calls[0].api: invalid type"),
+            "{}",
+            whole.1
+        );
+    }
+
+    /// Damaged reports (bytes flipped, cut, duplicated): never a panic, and
+    /// the same outcome whether read from memory or streamed.
+    #[test]
+    fn damaged_reports_give_the_same_outcome_both_ways() {
+        let text = format!(
+            r#"{{"behavior": {{"processes": [{}, {}]}}, "network": {{"hosts": ["1.2.3.4"]}}}}"#,
+            cuckoo_process(7, false, CALLS),
+            cuckoo_process(8, true, CALLS)
+        );
+        let base = text.into_bytes();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..3000 {
+            let mut t = base.clone();
+            for _ in 0..(1 + next() % 3) {
+                if t.is_empty() {
+                    break;
+                }
+                let i = (next() as usize) % t.len();
+                let junk = b"{}[]\",:0x \\";
+                match next() % 4 {
+                    0 => t[i] = junk[(next() as usize) % junk.len()],
+                    1 => t.truncate(i.max(1)),
+                    2 => {
+                        let j = (next() as usize) % t.len();
+                        let (a, b) = (i.min(j), i.max(j));
+                        let piece = t[a..b].to_vec();
+                        t.splice(b..b, piece);
+                    }
+                    _ => {
+                        t.remove(i);
+                    }
+                }
+            }
+            let [whole, streamed] = both(&t);
+            // A report that fails is thrown away: both must fail (not always
+            // with the same message: the first pass may stop at a later
+            // error than a one-pass reader), or give the same calls.
+            let failed = |o: &(Vec<String>, String)| o.1.starts_with("error");
+            if failed(&whole) || failed(&streamed) {
+                assert!(
+                    failed(&whole) && failed(&streamed),
+                    "{whole:?}\n{streamed:?}\n{}",
+                    String::from_utf8_lossy(&t)
+                );
+            } else {
+                assert_eq!(whole, streamed, "{}", String::from_utf8_lossy(&t));
+            }
+        }
     }
 }

@@ -4,10 +4,9 @@
 //! are streamed through a buffered reader so memory does not follow the file
 //! size. Either way the SHA-256 of the stored bytes is computed on the way.
 
-use super::parse::{Collected, ReportSeed};
+use super::parse::{parse_report, Collected, Pass};
 use super::{CallSink, ReportMeta};
 use flate2::read::MultiGzDecoder;
-use serde::de::DeserializeSeed;
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
@@ -17,8 +16,9 @@ use std::path::Path;
 const WHOLE_FILE_LIMIT: u64 = 64 << 20;
 
 /// A gzip report read whole is decompressed in memory up to this size;
-/// beyond it, it is parsed as it is decompressed.
-const IN_MEMORY_TEXT_LIMIT: u64 = 256 << 20;
+/// beyond it, it is parsed as it is decompressed, so that memory follows
+/// the graph, not the report (issue 6: a 1 GB report in under 200 MB).
+const IN_MEMORY_TEXT_LIMIT: u64 = 64 << 20;
 
 /// Bounds on what one report may cost.
 #[derive(Debug, Clone, Copy)]
@@ -71,7 +71,11 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
     };
     // Checked before opening: opening a FIFO blocks, and /dev/zero never ends.
     let not_regular = |m: &std::fs::Metadata| {
-        let what = if m.is_dir() { "a directory" } else { "a FIFO, socket or device" };
+        let what = if m.is_dir() {
+            "a directory"
+        } else {
+            "a FIFO, socket or device"
+        };
         io_err(io::Error::other(format!("not a regular file ({what}); skipped")))
     };
     let before = std::fs::metadata(path).map_err(|e| io_err(context("cannot open", e)))?;
@@ -104,13 +108,52 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
     let gzip = n == 2 && magic == [0x1f, 0x8b];
     let prefix = io::Cursor::new(magic[..n].to_vec());
     let mut hasher = Sha256::new();
-    let mut out = Collected::default();
     let hashing = HashingReader {
         inner: prefix.chain(file),
         hasher: &mut hasher,
     };
-    parse_stream(&file_name, hashing, gzip, limits, sink, &mut out)?;
+    let reopen = || -> io::Result<Box<dyn Read>> { Ok(Box::new(File::open(path)?)) };
+    let out = parse_streamed(&file_name, hashing, gzip, &reopen, limits, sink)?;
     Ok(meta(hasher, report, stored_bytes, out))
+}
+
+/// Parse a report as a stream ([`parse_stream`]), in two passes when its
+/// processes list their calls before their pid (see [`Pass::Stream`]):
+/// `reopen` yields the same bytes again for the second pass.
+fn parse_streamed<'a, S: CallSink>(
+    file_name: &str,
+    input: impl Read,
+    gzip: bool,
+    reopen: &dyn Fn() -> io::Result<Box<dyn Read + 'a>>,
+    limits: ReadLimits,
+    sink: &mut S,
+) -> Result<Collected, ReportError> {
+    let mut out = Collected::default();
+    let first = parse_stream(file_name, input, gzip, limits, sink, &mut out, Pass::Stream);
+    let Some(deferred) = &mut out.deferred else {
+        return first.map(|()| out);
+    };
+    deferred.first_pass_failed = first.is_err();
+    let again = reopen().map_err(|e| stream_error(file_name, false, e))?;
+    let second = parse_stream(file_name, again, gzip, limits, sink, &mut out, Pass::Second);
+    match (first, second) {
+        (Ok(()), second) => second.map(|()| out),
+        // The first pass skipped calls and failed: a one-pass reader would
+        // have stopped at the second pass's error when it comes first, and
+        // when both stop at one place the deeper path is the more precise
+        // (`…calls[3].arguments` rather than `…calls`).
+        (Err(first), Err(second)) => {
+            let at = |e: &ReportError| match e {
+                ReportError::Json { line, column, path, .. } => Some(((*line, *column), path.len())),
+                _ => None,
+            };
+            match (at(&first), at(&second)) {
+                (Some((p1, d1)), Some((p2, d2))) if p2 < p1 || (p2 == p1 && d2 >= d1) => Err(second),
+                _ => Err(first),
+            }
+        }
+        (Err(e), _) => Err(e),
+    }
 }
 
 /// Parse a report as it is read from `input` (JSON, or gzip when `gzip`):
@@ -123,6 +166,7 @@ fn parse_stream<S: CallSink>(
     limits: ReadLimits,
     sink: &mut S,
     out: &mut Collected,
+    pass: Pass,
 ) -> Result<(), ReportError> {
     let decoded: Box<dyn Read + '_> = if gzip {
         Box::new(MultiGzDecoder::new(input))
@@ -142,7 +186,7 @@ fn parse_stream<S: CallSink>(
             }
         }
         let mut de = serde_json::Deserializer::from_reader(buffered);
-        deserialize(&mut de, sink, out)
+        deserialize(&mut de, sink, out, pass)
     };
     if counted.exceeded {
         return Err(ReportError::TooLarge {
@@ -151,6 +195,7 @@ fn parse_stream<S: CallSink>(
         });
     }
     match r {
+        Ok(()) if pass == Pass::Second => Ok(()),
         Ok(()) => {
             // The hash covers every stored byte, including what the parser did not need.
             io::copy(&mut counted.inner, &mut io::sink()).map_err(|e| stream_error(file_name, gzip, e))?;
@@ -159,6 +204,26 @@ fn parse_stream<S: CallSink>(
         Err((_, inner)) if inner.is_io() => Err(stream_error(file_name, gzip, io::Error::other(inner.to_string()))),
         Err(e) => Err(json_error(file_name, e)),
     }
+}
+
+/// [`read_report_bytes`], but read as a stream, as files over 64 MiB are
+/// (with the second pass of [`Pass::Stream`] when it is needed).
+#[cfg(test)]
+pub(crate) fn read_report_streamed<S: CallSink>(
+    name: &str,
+    stored: &[u8],
+    limits: ReadLimits,
+    sink: &mut S,
+) -> Result<ReportMeta, ReportError> {
+    let mut hasher = Sha256::new();
+    let gzip = stored.starts_with(&[0x1f, 0x8b]);
+    let hashing = HashingReader {
+        inner: stored,
+        hasher: &mut hasher,
+    };
+    let reopen = || -> io::Result<Box<dyn Read + '_>> { Ok(Box::new(stored)) };
+    let out = parse_streamed(name, hashing, gzip, &reopen, limits, sink)?;
+    Ok(meta(hasher, name.to_owned(), stored.len() as u64, out))
 }
 
 /// Parse a report held in memory: `stored` are the bytes as they would be on
@@ -196,18 +261,27 @@ fn parse_stored<S: CallSink>(
         // Decompressed in memory up to a bound; past it (a large report, or a
         // gzip bomb) it is parsed as a stream, so memory stays bounded.
         let cap = limits.max_report_bytes.min(IN_MEMORY_TEXT_LIMIT);
+        // ISIZE, the last member's text size mod 2^32: a hint to size the
+        // buffer and to stream a big report straight away (checked below).
+        let hint = match stored.len().checked_sub(4).map(|i| &stored[i..]) {
+            Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]) as u64,
+            _ => 0,
+        };
         let mut text = Vec::new();
-        MultiGzDecoder::new(stored)
-            .take(cap.saturating_add(1))
-            .read_to_end(&mut text)
-            .map_err(|e| stream_error(file_name, true, e))?;
-        if text.len() as u64 > cap {
-            if cap == limits.max_report_bytes {
+        if hint <= cap {
+            text.reserve_exact(hint as usize + 1);
+            MultiGzDecoder::new(stored)
+                .take(cap.saturating_add(1))
+                .read_to_end(&mut text)
+                .map_err(|e| stream_error(file_name, true, e))?;
+        }
+        if hint > cap || text.len() as u64 > cap {
+            if cap == limits.max_report_bytes && text.len() as u64 > cap {
                 return Err(too_large());
             }
             drop(text);
-            let mut out = Collected::default();
-            parse_stream(file_name, stored, true, limits, sink, &mut out)?;
+            let reopen = || -> io::Result<Box<dyn Read + '_>> { Ok(Box::new(stored)) };
+            let out = parse_streamed(file_name, stored, true, &reopen, limits, sink)?;
             return Ok(meta(hasher, report.to_owned(), stored.len() as u64, out));
         }
         decompressed = text;
@@ -220,7 +294,7 @@ fn parse_stored<S: CallSink>(
     }
     let mut out = Collected::default();
     let mut de = serde_json::Deserializer::from_slice(text);
-    deserialize(&mut de, sink, &mut out).map_err(|e| {
+    deserialize(&mut de, sink, &mut out, Pass::Whole).map_err(|e| {
         let mut err = json_error(file_name, e);
         if let ReportError::Json {
             message, line, column, ..
@@ -280,12 +354,9 @@ fn deserialize<'de, R: serde_json::de::Read<'de>, S: CallSink>(
     de: &mut serde_json::Deserializer<R>,
     sink: &mut S,
     out: &mut Collected,
+    pass: Pass,
 ) -> Result<(), (String, serde_json::Error)> {
-    let mut track = serde_path_to_error::Track::new();
-    let pd = serde_path_to_error::Deserializer::new(&mut *de, &mut track);
-    if let Err(e) = (ReportSeed { sink, out }).deserialize(pd) {
-        return Err((track.path().to_string(), e));
-    }
+    parse_report(&mut *de, sink, out, pass)?;
     de.end().map_err(|e| (String::new(), e))
 }
 
@@ -405,5 +476,53 @@ impl<R: Read> Read for LimitReader<R> {
         }
         self.left -= n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shortened_messages_keep_both_ends_and_cut_between_characters() {
+        let s = format!("{}{}", "é".repeat(300), " at line 1 column 9");
+        let short = shorten(s.clone(), 100);
+        assert!(short.len() < 110, "{}", short.len());
+        assert!(
+            short.starts_with("éé") && short.ends_with(" at line 1 column 9"),
+            "{short}"
+        );
+        assert!(short.contains('…'));
+        assert_eq!(shorten("short".into(), 100), "short");
+        // Every cut point, including inside multi-byte characters.
+        for max in 0..40 {
+            let _ = shorten("ab€🦀cd€🦀ef".repeat(3), max);
+        }
+    }
+
+    #[test]
+    fn hints_name_what_serde_json_leaves_unsaid() {
+        assert_eq!(hint(b" \n ", 2, 1), Some("empty report"));
+        assert_eq!(hint(b"{\"a\":\n NaN}", 2, 2), Some("NaN is not a JSON number"));
+        assert_eq!(hint(b"[-Infinity]", 1, 2), Some("Infinity is not a JSON number"));
+        assert_eq!(hint(b"{'a': 1}", 1, 2), Some("single-quoted strings are not JSON"));
+        assert_eq!(hint(b"[1, 2", 9, 99), None);
+    }
+
+    #[test]
+    fn byte_order_marks_are_named() {
+        let bom = read_report_bytes("r.json", b"\xef\xbb\xbf{}", ReadLimits::default(), &mut Nothing);
+        assert!(bom.unwrap_err().to_string().contains("byte order mark"));
+        let utf16 = read_report_bytes("r.json", b"\xff\xfe{\0}\0", ReadLimits::default(), &mut Nothing);
+        assert!(utf16.unwrap_err().to_string().contains("UTF-16"));
+    }
+
+    struct Nothing;
+    impl CallSink for Nothing {
+        fn begin_process(&mut self, _: &super::super::ProcessInfo) {}
+        fn call(&mut self, _: &mut super::super::CallBuf) -> Result<(), String> {
+            Ok(())
+        }
+        fn end_process(&mut self) {}
     }
 }

@@ -9,6 +9,8 @@ mod support;
 mod cli;
 mod db;
 mod export;
+mod faults;
 mod fixtures;
 mod golden;
+mod hostile;
 mod queries;

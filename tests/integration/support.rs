@@ -226,3 +226,302 @@ pub fn assert_no_panic(o: &Output) {
         );
     }
 }
+
+/// A loopback TCP proxy in front of a real server, for fault tests: it
+/// forwards bytes both ways until told to cut every connection (now, or
+/// when the client has sent a given number of bytes, in the middle of a
+/// message), to stall (stop moving bytes, keep the sockets open), or to
+/// refuse (accept and close at once).
+pub struct Proxy {
+    addr: std::net::SocketAddr,
+    shared: std::sync::Arc<ProxyShared>,
+}
+
+#[derive(Default)]
+struct ProxyShared {
+    stalled: std::sync::atomic::AtomicBool,
+    refusing: std::sync::atomic::AtomicBool,
+    stop: std::sync::atomic::AtomicBool,
+    /// Client → server bytes so far.
+    up: std::sync::atomic::AtomicU64,
+    /// Cut everything when `up` reaches this (0: never).
+    cut_at: std::sync::atomic::AtomicU64,
+    cuts: std::sync::atomic::AtomicU64,
+    accepted: std::sync::atomic::AtomicU64,
+    open: std::sync::Mutex<Vec<std::net::TcpStream>>,
+}
+
+impl ProxyShared {
+    fn cut_all(&self) {
+        let open = std::mem::take(&mut *self.open.lock().unwrap_or_else(|e| e.into_inner()));
+        for s in open {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+        self.cuts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Proxy {
+    /// Listen on a free loopback port and forward to `target` (`host:port`,
+    /// or a `bolt://host:port` URI).
+    pub fn start(target: &str) -> Proxy {
+        use std::sync::atomic::Ordering::SeqCst;
+        let target = target.split_once("://").map_or(target, |(_, r)| r).to_owned();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("proxy listens");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let addr = listener.local_addr().expect("address");
+        let shared = std::sync::Arc::new(ProxyShared::default());
+        let s = shared.clone();
+        std::thread::spawn(move || {
+            while !s.stop.load(SeqCst) {
+                let client = match listener.accept() {
+                    Ok((c, _)) => c,
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                s.accepted.fetch_add(1, SeqCst);
+                if s.refusing.load(SeqCst) {
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = std::net::TcpStream::connect(&target) else {
+                    continue;
+                };
+                let _ = client.set_nonblocking(false);
+                for sock in [&client, &server] {
+                    let _ = sock.set_read_timeout(Some(std::time::Duration::from_millis(20)));
+                    let _ = sock.set_nodelay(true);
+                }
+                let (Ok(c2), Ok(s2), Ok(c3), Ok(s3)) = (
+                    client.try_clone(),
+                    server.try_clone(),
+                    client.try_clone(),
+                    server.try_clone(),
+                ) else {
+                    continue;
+                };
+                s.open.lock().unwrap_or_else(|e| e.into_inner()).extend([c3, s3]);
+                let (up, down) = (s.clone(), s.clone());
+                std::thread::spawn(move || pump(client, s2, true, &up));
+                std::thread::spawn(move || pump(server, c2, false, &down));
+            }
+        });
+        Proxy { addr, shared }
+    }
+
+    /// `host:port` to give graphmalw.
+    pub fn uri(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Stop (true) or resume (false) moving bytes on every connection.
+    pub fn stall(&self, on: bool) {
+        self.shared.stalled.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Close new connections at once (true), or forward them again (false).
+    pub fn refuse(&self, on: bool) {
+        self.shared.refusing.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Cut every open connection now.
+    pub fn cut_now(&self) {
+        self.shared.cut_all();
+    }
+
+    /// Cut every open connection when the client side has sent `bytes` in all
+    /// (mid-message: only the bytes up to that count are forwarded).
+    pub fn cut_when_sent(&self, bytes: u64) {
+        self.shared
+            .cut_at
+            .store(bytes.max(1), std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Client → server bytes forwarded so far.
+    pub fn bytes_sent(&self) -> u64 {
+        self.shared.up.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// How many times every connection was cut.
+    pub fn cuts(&self) -> u64 {
+        self.shared.cuts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.shared.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.shared.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.shared.cut_all();
+    }
+}
+
+fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream, upstream: bool, s: &ProxyShared) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering::SeqCst;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        if s.stop.load(SeqCst) {
+            break;
+        }
+        if s.stalled.load(SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            continue;
+        }
+        let n = match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => continue,
+            Err(_) => break,
+        };
+        let mut chunk = &buf[..n];
+        let mut cut = false;
+        if upstream {
+            let before = s.up.fetch_add(n as u64, SeqCst);
+            let at = s.cut_at.load(SeqCst);
+            if at > 0 && before + n as u64 >= at && s.cut_at.compare_exchange(at, 0, SeqCst, SeqCst).is_ok() {
+                chunk = &chunk[..(at.saturating_sub(before) as usize).min(n)];
+                cut = true;
+            }
+        }
+        if to.write_all(chunk).is_err() {
+            break;
+        }
+        if cut {
+            s.cut_all();
+            break;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// A loopback server that is not Bolt: it answers every connection with
+/// `reply` (then closes), or, with an empty `reply`, stays silent and keeps
+/// the connection open. Returns its `host:port`; it lives as long as the test.
+pub fn fake_server(reply: &'static [u8]) -> String {
+    use std::io::Write;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let addr = listener.local_addr().expect("address").to_string();
+    std::thread::spawn(move || {
+        let mut silent = Vec::new();
+        for mut c in listener.incoming().flatten() {
+            if reply.is_empty() {
+                silent.push(c);
+            } else {
+                let _ = c.write_all(reply);
+                let _ = c.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    });
+    addr
+}
+
+/// A loopback address where nothing listens (bound, then released).
+pub fn closed_port() -> String {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    l.local_addr().expect("address").to_string()
+}
+
+/// A throwaway self-signed certificate for 127.0.0.1/localhost and its key
+/// (`cert.pem`, `key.pem`), made once per test run with the openssl CLI, so
+/// no private key lives in the repository.
+pub fn tls_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+            .args(["-keyout", "key.pem", "-out", "cert.pem", "-days", "2"])
+            .args(["-subj", "/CN=graphmalw test server"])
+            .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .args(["-addext", "extendedKeyUsage=serverAuth", "-addext", "keyUsage=digitalSignature"])
+            .current_dir(dir.path())
+            .output()
+            .expect("the openssl command is needed by the TLS tests");
+        assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+        dir
+    })
+    .path()
+    .to_path_buf()
+}
+
+/// A loopback TLS server in front of a plain Bolt server: it terminates TLS
+/// with the test certificate (`tls_dir()`, for 127.0.0.1) and forwards the
+/// bytes. Returns its `127.0.0.1:port`; it lives as long as the test.
+pub fn tls_proxy(target: &str) -> String {
+    use std::io::{Read, Write};
+    let target = target.split_once("://").map_or(target, |(_, r)| r).to_owned();
+    let dir = tls_dir();
+    let certs: Vec<_> = rustls_pemfile::certs(&mut std::io::BufReader::new(
+        std::fs::File::open(dir.join("cert.pem")).expect("cert.pem"),
+    ))
+    .collect::<Result<_, _>>()
+    .expect("certificate");
+    let key = rustls_pemfile::private_key(&mut std::io::BufReader::new(
+        std::fs::File::open(dir.join("key.pem")).expect("key.pem"),
+    ))
+    .expect("key")
+    .expect("a key in key.pem");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("TLS config");
+    let config = std::sync::Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let addr = listener.local_addr().expect("address").to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let (config, target) = (config.clone(), target.clone());
+            std::thread::spawn(move || {
+                let Ok(mut server) = std::net::TcpStream::connect(&target) else {
+                    return;
+                };
+                for s in [&client, &server] {
+                    let _ = s.set_read_timeout(Some(std::time::Duration::from_millis(10)));
+                }
+                let Ok(conn) = rustls::ServerConnection::new(config) else {
+                    return;
+                };
+                let mut tls = rustls::StreamOwned::new(conn, client);
+                let mut buf = vec![0u8; 16 * 1024];
+                let idle = |e: &std::io::Error| {
+                    matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut)
+                };
+                loop {
+                    match tls.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if server.write_all(&buf[..n]).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) if idle(&e) => {}
+                        Err(_) => break,
+                    }
+                    match server.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(n) => {
+                            if tls.write_all(&buf[..n]).and_then(|_| tls.flush()).is_err() {
+                                break;
+                            }
+                        }
+                        Err(e) if idle(&e) => {}
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
+    });
+    addr
+}

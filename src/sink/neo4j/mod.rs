@@ -33,7 +33,9 @@ pub enum DbError {
 }
 
 pub struct Neo4jSink {
-    graph: Graph,
+    /// Replaced by a fresh pool after a timeout (see `with_retry`).
+    graph: std::sync::Mutex<Graph>,
+    config: neo4rs::Config,
     database: String,
     batch_size: usize,
     retry_for: Duration,
@@ -133,11 +135,30 @@ fn connect_reason(e: &neo4rs::Error) -> String {
         neo4rs::Error::IOError { detail } if detail.kind() == std::io::ErrorKind::ConnectionRefused => {
             "connection refused: is the server running and listening for Bolt there?".into()
         }
+        // A failure of the first BEGIN comes back as an unexpected message
+        // that quotes the server's code and message.
+        neo4rs::Error::UnexpectedMessage(m) if retry::embedded_code(m).is_some() => {
+            let code = retry::embedded_code(m).unwrap_or_default();
+            let message = retry::embedded_message(m).unwrap_or_default();
+            match code {
+                "Neo.ClientError.Database.DatabaseNotFound" => format!("database not found ({message})"),
+                "Neo.ClientError.Security.Unauthorized" => "authentication failed; check the user and password".into(),
+                _ => format!("the server refused: {code}: {message}"),
+            }
+        }
         neo4rs::Error::UnsupportedVersion(_)
         | neo4rs::Error::UnexpectedMessage(_)
         | neo4rs::Error::UnknownMessage(_) => {
             format!("the server did not answer as a Bolt server ({e})")
         }
+        neo4rs::Error::IOError { detail } if detail.to_string().contains("certificate") => format!(
+            "TLS failed ({detail}): the server's certificate is not trusted by the system's certificate \
+             store; add its CA there, or set SSL_CERT_FILE to a PEM file that holds it"
+        ),
+        neo4rs::Error::IOError { detail } if detail.to_string().to_ascii_lowercase().contains("tls") => format!(
+            "TLS failed ({detail}): bolt+s://, neo4j+s:// and bolt+ssc:// need a server with TLS enabled \
+             for Bolt (bolt:// and neo4j:// connect without TLS)"
+        ),
         other => other.to_string(),
     }
 }
@@ -146,7 +167,7 @@ impl Neo4jSink {
     /// Connect and check the credentials and database with a trivial query.
     pub async fn connect(neo: &Neo4jSettings, ingest: &IngestSettings) -> Result<Neo4jSink, DbError> {
         let fail = |reason: String| DbError::Connect {
-            uri: neo.uri.clone(),
+            uri: redact_uri(&neo.uri),
             reason,
         };
         let config = ConfigBuilder::default()
@@ -159,7 +180,7 @@ impl Neo4jSink {
             .build()
             .map_err(|e| fail(e.to_string()))?;
         let timeout = Duration::from_secs(neo.connect_timeout_secs.max(1));
-        let graph = match tokio::time::timeout(timeout, Graph::connect(config)).await {
+        let graph = match tokio::time::timeout(timeout, Graph::connect(config.clone())).await {
             Err(_) => {
                 return Err(fail(format!(
                     "no answer within {}s (is it a Bolt server?)",
@@ -170,14 +191,15 @@ impl Neo4jSink {
             Ok(Ok(g)) => g,
         };
         let sink = Neo4jSink {
-            graph,
+            graph: std::sync::Mutex::new(graph),
+            config,
             database: neo.database.clone(),
             batch_size: ingest.batch_size.max(1),
             retry_for: Duration::from_secs(ingest.retry_secs),
             batch_timeout: Duration::from_secs(ingest.batch_timeout_secs.max(1)),
         };
         let ping = async {
-            let mut txn = sink.graph.start_txn_on(sink.database.as_str()).await?;
+            let mut txn = sink.graph().start_txn_on(sink.database.as_str()).await?;
             let mut rows = txn.execute(neo4rs::query("RETURN 1 AS ok")).await?;
             while rows.next(txn.handle()).await?.is_some() {}
             txn.commit().await
@@ -195,7 +217,7 @@ impl Neo4jSink {
     /// Run one statement in its own transaction, retrying transient failures.
     async fn run(&self, what: &str, make: impl Fn() -> Query) -> Result<(), DbError> {
         self.with_retry(what, || async {
-            let mut txn = self.graph.start_txn_on(self.database.as_str()).await?;
+            let mut txn = self.graph().start_txn_on(self.database.as_str()).await?;
             txn.run(make()).await?;
             txn.commit().await
         })
@@ -209,7 +231,7 @@ impl Neo4jSink {
         make: impl Fn() -> Query,
     ) -> Result<Vec<T>, DbError> {
         self.with_retry(what, || async {
-            let mut txn = self.graph.start_txn_on(self.database.as_str()).await?;
+            let mut txn = self.graph().start_txn_on(self.database.as_str()).await?;
             let mut stream = txn.execute(make()).await?;
             let mut out = Vec::new();
             while let Some(row) = stream.next(txn.handle()).await? {
@@ -219,6 +241,20 @@ impl Neo4jSink {
             Ok(out)
         })
         .await
+    }
+
+    /// The current connection pool.
+    fn graph(&self) -> Graph {
+        self.graph.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Drop every pooled connection for new ones. Done after a timeout: the
+    /// abandoned attempt's connection may still get the server's late
+    /// answers, and must never serve (and misread them for) the next attempt.
+    async fn renew_pool(&self) {
+        if let Ok(fresh) = Graph::connect(self.config.clone()).await {
+            *self.graph.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
+        }
     }
 
     async fn with_retry<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T, DbError>
@@ -239,7 +275,10 @@ impl Neo4jSink {
                     })
                 }
                 Ok(Err(e)) => e.to_string(),
-                Err(_) => format!("no answer within {}s", self.batch_timeout.as_secs()),
+                Err(_) => {
+                    self.renew_pool().await;
+                    format!("no answer within {}s", self.batch_timeout.as_secs())
+                }
             };
             let wait = retry::backoff(n - 1);
             if start.elapsed() + wait > self.retry_for {

@@ -34,7 +34,15 @@ pub fn is_retriable_code(code: &str, message: &str) -> bool {
             "Neo.TransientError.Transaction.Terminated" | "Neo.TransientError.Transaction.LockClientStopped"
         );
     }
+    let m = message.to_ascii_lowercase();
     match code {
+        // A server that restarts under a running ingest refuses the old
+        // session's credentials, or answers a half-open connection from the
+        // wrong state; a fresh connection works again. (Retries only happen
+        // after the credentials were proved at connect time.)
+        "Neo.ClientError.Security.AuthorizationExpired" | "Neo.ClientError.Security.TokenExpired" => true,
+        "Neo.ClientError.Security.Unauthorized" if m.contains("no longer valid") => true,
+        "Neo.ClientError.Request.Invalid" if m.contains("not expected in state") => true,
         "Neo.ClientError.Cluster.NotALeader"
         | "Neo.ClientError.General.ForbiddenOnReadOnlyDatabase"
         | "Neo.ClientError.Schema.ConstraintValidationFailed" => true,
@@ -42,7 +50,6 @@ pub fn is_retriable_code(code: &str, message: &str) -> bool {
         | "Neo.ClientError.Database.DatabaseNotFound"
         | "Neo.ClientError.Statement.SyntaxError" => false,
         _ => {
-            let m = message.to_ascii_lowercase();
             // ArcadeDB reports MVCC conflicts and duplicate keys of a concurrent
             // writer as database errors with these exception names.
             [
@@ -60,13 +67,31 @@ pub fn is_retriable_code(code: &str, message: &str) -> bool {
 }
 
 /// The `Neo.*` status code quoted inside a message, if any.
-fn embedded_code(m: &str) -> Option<&str> {
+pub(crate) fn embedded_code(m: &str) -> Option<&str> {
     let start = m.find("Neo.")?;
     let rest = &m[start..];
     let end = rest
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.'))
         .unwrap_or(rest.len());
     Some(&rest[..end])
+}
+
+/// The server's `message` quoted inside neo4rs's debug text of a FAILURE
+/// (`BoltString { value: "message" }: String(BoltString { value: "…" })`).
+pub(crate) fn embedded_message(m: &str) -> Option<String> {
+    const KEY: &str = "value: \"message\" }: String(BoltString { value: \"";
+    let start = m.find(KEY)? + KEY.len();
+    let rest = &m[start..];
+    let mut out = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => out.push(chars.next()?),
+            c => out.push(c),
+        }
+    }
+    None
 }
 
 fn is_connection_message(m: &str) -> bool {
@@ -101,6 +126,15 @@ mod tests {
             "Neo.DatabaseError.General.UnknownError",
             "DuplicatedKeyException: Duplicated key"
         ));
+    }
+
+    #[test]
+    fn a_restarted_server_refusing_the_old_session_is_retried() {
+        let expired = "The credentials of this connection are no longer valid";
+        assert!(is_retriable_code("Neo.ClientError.Security.Unauthorized", expired));
+        assert!(is_retriable_code("Neo.ClientError.Request.Invalid", "BEGIN not expected in state: AUTHENTICATION"));
+        assert!(is_retriable_code("Neo.ClientError.Security.AuthorizationExpired", ""));
+        assert!(!is_retriable_code("Neo.ClientError.Security.Unauthorized", "Authentication failed"));
     }
 
     #[test]
@@ -141,6 +175,19 @@ mod tests {
             "Neo.ClientError.Statement.SyntaxError",
         );
         assert!(!is_retriable(&neo4rs::Error::UnexpectedMessage(syntax)));
+    }
+
+    #[test]
+    fn the_server_message_is_read_out_of_a_failure() {
+        let m = "unexpected response for BEGIN: Failure(Failure { metadata: BoltMap { value: {BoltString { value: \"code\" }: \
+                 String(BoltString { value: \"Neo.ClientError.Database.DatabaseNotFound\" }), BoltString { value: \"message\" }: \
+                 String(BoltString { value: \"Cannot open database: \\\"x\\\" does not exist\" })} } })";
+        assert_eq!(embedded_code(m), Some("Neo.ClientError.Database.DatabaseNotFound"));
+        assert_eq!(
+            embedded_message(m).as_deref(),
+            Some("Cannot open database: \"x\" does not exist")
+        );
+        assert_eq!(embedded_message("no message here"), None);
     }
 
     #[test]
