@@ -102,7 +102,7 @@ impl Default for Settings {
                 connect_timeout_secs: 10,
             },
             ingest: IngestSettings {
-                batch_size: 2000,
+                batch_size: 10_000,
                 retry_secs: 60,
                 batch_timeout_secs: 120,
             },

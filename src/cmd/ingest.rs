@@ -208,17 +208,25 @@ async fn ingest(settings: Settings, args: IngestArgs) -> i32 {
     let mut last_log = Instant::now();
     let batch_size = settings.ingest.batch_size;
 
+    // A batch waits for more analyses until it holds `batch_size` rows, but
+    // never longer than this, so slow parsing still shows progress.
+    const MAX_WAIT: Duration = Duration::from_millis(1000);
+    const FLUSH_BATCHES: usize = 10;
+    let mut deadline: Option<tokio::time::Instant> = None;
     loop {
         let item = tokio::select! {
-            item = rx.recv() => item,
+            item = rx.recv() => Some(item),
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => None,
             _ = &mut ctrl_c => {
                 interrupted = true;
                 stop.store(true, Ordering::Relaxed);
                 bar.suspend(|| eprintln!("interrupted: stopping before the next batch"));
-                None
+                Some(None)
             }
         };
-        let closed = item.is_none();
+        let timed_out = item.is_none();
+        let item = item.flatten();
+        let closed = item.is_none() && !timed_out;
         match item {
             Some(Item::Ready { id, report, rows }) => {
                 bar.inc(1);
@@ -239,10 +247,19 @@ async fn ingest(settings: Settings, args: IngestArgs) -> i32 {
             }
             None => {}
         }
-        let flush_now = !pending.is_empty() && (closed || pending_rows >= batch_size || rx.is_empty());
+        if pending.is_empty() {
+            deadline = None;
+        } else if deadline.is_none() {
+            deadline = Some(tokio::time::Instant::now() + MAX_WAIT);
+        }
+        // Rows spread over some thirty statements (one per label and type), so a
+        // flush gathers several batches' worth: each UNWIND then carries
+        // hundreds of rows instead of a few dozen (measured in BENCHMARKS.md).
+        let flush_now = !pending.is_empty() && (closed || timed_out || pending_rows >= batch_size * FLUSH_BATCHES);
         if flush_now && !interrupted {
             let batch = std::mem::take(&mut pending);
             pending_rows = 0;
+            deadline = None;
             // Ctrl-C abandons a batch being written (a stalled database may
             // hold it for minutes); the re-run rewrites what it left.
             let written = tokio::select! {

@@ -363,37 +363,50 @@ impl Neo4jSink {
         .await
     }
 
-    /// Write all rows: node statements first, then relationships, each in
-    /// chunks of at most `batch_size` rows, one transaction per chunk.
+    /// Write all rows: node statements first, then relationships, in
+    /// chunks of at most `batch_size` rows; consecutive chunks share one
+    /// transaction up to `batch_size` rows in all, so small analyses do
+    /// not pay a commit per label.
     pub async fn write(&self, rows: &Rows, mut progress: impl FnMut(Written)) -> Result<Written, DbError> {
-        let mut total = Written::default();
+        let mut steps: Vec<(String, &[rows::Row], bool)> = Vec::new();
         for (label, list) in &rows.nodes {
             let stmt = label.merge_statement();
-            for chunk in list.chunks(self.batch_size) {
-                let what = format!("writing {} :{} nodes", chunk.len(), label.name());
-                self.run(&what, || Query::new(stmt.clone()).param("rows", bolt_rows(chunk)))
-                    .await?;
-                let w = Written {
-                    nodes: chunk.len() as u64,
-                    rels: 0,
-                };
-                total.nodes += w.nodes;
-                progress(w);
-            }
+            steps.extend(list.chunks(self.batch_size).map(|c| (stmt.clone(), c, true)));
         }
         for (rel, list) in &rows.rels {
             let stmt = rel.merge_statement();
-            for chunk in list.chunks(self.batch_size) {
-                let what = format!("writing {} :{} relationships", chunk.len(), rel.type_name());
-                self.run(&what, || Query::new(stmt.clone()).param("rows", bolt_rows(chunk)))
-                    .await?;
-                let w = Written {
-                    nodes: 0,
-                    rels: chunk.len() as u64,
+            steps.extend(list.chunks(self.batch_size).map(|c| (stmt.clone(), c, false)));
+        }
+        let mut total = Written::default();
+        let mut start = 0;
+        while start < steps.len() {
+            let mut end = start;
+            let mut n = 0;
+            while end < steps.len() && (end == start || n + steps[end].1.len() <= self.batch_size) {
+                n += steps[end].1.len();
+                end += 1;
+            }
+            let group = &steps[start..end];
+            let what = format!("writing a batch of {n} rows");
+            self.with_retry(&what, || async {
+                let mut txn = self.graph().start_txn_on(self.database.as_str()).await?;
+                for (stmt, chunk, _) in group {
+                    txn.run(Query::new(stmt.clone()).param("rows", bolt_rows(chunk))).await?;
+                }
+                txn.commit().await
+            })
+            .await?;
+            for (_, chunk, is_node) in group {
+                let w = if *is_node {
+                    Written { nodes: chunk.len() as u64, rels: 0 }
+                } else {
+                    Written { nodes: 0, rels: chunk.len() as u64 }
                 };
+                total.nodes += w.nodes;
                 total.rels += w.rels;
                 progress(w);
             }
+            start = end;
         }
         Ok(total)
     }
