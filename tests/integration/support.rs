@@ -437,16 +437,33 @@ pub fn tls_dir() -> PathBuf {
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
         let out = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"])
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+            ])
             .args(["-keyout", "key.pem", "-out", "cert.pem", "-days", "2"])
             .args(["-subj", "/CN=graphmalw test server"])
             .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
             .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-            .args(["-addext", "extendedKeyUsage=serverAuth", "-addext", "keyUsage=digitalSignature"])
+            .args([
+                "-addext",
+                "extendedKeyUsage=serverAuth",
+                "-addext",
+                "keyUsage=digitalSignature",
+            ])
             .current_dir(dir.path())
             .output()
             .expect("the openssl command is needed by the TLS tests");
-        assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "openssl: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         dir
     })
     .path()

@@ -391,16 +391,23 @@ impl Neo4jSink {
             self.with_retry(&what, || async {
                 let mut txn = self.graph().start_txn_on(self.database.as_str()).await?;
                 for (stmt, chunk, _) in group {
-                    txn.run(Query::new(stmt.clone()).param("rows", bolt_rows(chunk))).await?;
+                    txn.run(Query::new(stmt.clone()).param("rows", bolt_rows(chunk)))
+                        .await?;
                 }
                 txn.commit().await
             })
             .await?;
             for (_, chunk, is_node) in group {
                 let w = if *is_node {
-                    Written { nodes: chunk.len() as u64, rels: 0 }
+                    Written {
+                        nodes: chunk.len() as u64,
+                        rels: 0,
+                    }
                 } else {
-                    Written { nodes: 0, rels: chunk.len() as u64 }
+                    Written {
+                        nodes: 0,
+                        rels: chunk.len() as u64,
+                    }
                 };
                 total.nodes += w.nodes;
                 total.rels += w.rels;
@@ -445,7 +452,10 @@ mod tests {
 
     #[test]
     fn credentials_in_a_uri_are_never_shown() {
-        assert_eq!(redact_uri("bolt://neo4j:s3cret@db.example:7687"), "bolt://***@db.example:7687");
+        assert_eq!(
+            redact_uri("bolt://neo4j:s3cret@db.example:7687"),
+            "bolt://***@db.example:7687"
+        );
         assert_eq!(redact_uri("neo4j+s://db.example"), "neo4j+s://db.example");
         assert_eq!(redact_uri("u:p@127.0.0.1:7687"), "***@127.0.0.1:7687");
     }

@@ -132,9 +132,15 @@ mod tests {
     fn a_restarted_server_refusing_the_old_session_is_retried() {
         let expired = "The credentials of this connection are no longer valid";
         assert!(is_retriable_code("Neo.ClientError.Security.Unauthorized", expired));
-        assert!(is_retriable_code("Neo.ClientError.Request.Invalid", "BEGIN not expected in state: AUTHENTICATION"));
+        assert!(is_retriable_code(
+            "Neo.ClientError.Request.Invalid",
+            "BEGIN not expected in state: AUTHENTICATION"
+        ));
         assert!(is_retriable_code("Neo.ClientError.Security.AuthorizationExpired", ""));
-        assert!(!is_retriable_code("Neo.ClientError.Security.Unauthorized", "Authentication failed"));
+        assert!(!is_retriable_code(
+            "Neo.ClientError.Security.Unauthorized",
+            "Authentication failed"
+        ));
     }
 
     #[test]
