@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use graphmalw::model::GraphConfig;
 use graphmalw::pipeline::{build_report, find_reports};
 use graphmalw::report::ReadLimits;
-use graphmalw::sink::neo4j::rows::{analysis_rows, Prop, Row, Rows};
+use graphmalw::sink::neo4j::rows::{analysis_rows, Row, Rows};
 use graphmalw::sink::neo4j::schema::{schema_statements, Label, Rel};
 use std::fmt::Write as _;
 use std::io::{BufWriter, Read, Write};
@@ -1369,35 +1369,7 @@ fn cmd_parse_only(args: &[String]) -> Result<()> {
 
 // ---------------------------------------------------------------- write baselines
 
-fn bolt(p: &Prop) -> neo4rs::BoltType {
-    use neo4rs::{BoltList, BoltNull, BoltType};
-    match p {
-        Prop::Null => BoltType::Null(BoltNull),
-        Prop::Int(i) => BoltType::from(*i),
-        Prop::Float(f) => BoltType::from(*f),
-        Prop::Str(s) => BoltType::from(s.as_str()),
-        Prop::List(items) => {
-            let mut l = BoltList::with_capacity(items.len());
-            for s in items {
-                l.push(BoltType::from(s.as_str()));
-            }
-            BoltType::List(l)
-        }
-    }
-}
-
-fn bolt_rows(rows: &[Row]) -> neo4rs::BoltType {
-    use neo4rs::{BoltList, BoltMap, BoltString, BoltType};
-    let mut list = BoltList::with_capacity(rows.len());
-    for row in rows {
-        let mut m = BoltMap::with_capacity(row.len());
-        for (k, v) in row {
-            m.put(BoltString::new(k), bolt(v));
-        }
-        list.push(BoltType::Map(m));
-    }
-    BoltType::List(list)
-}
+use graphmalw::sink::neo4j::{bolt, bolt_rows};
 
 /// `MERGE (n:L {key: $key}) SET n.p = $p, …` for one row.
 fn single_node_statement(label: Label) -> String {

@@ -49,7 +49,8 @@ pub struct Written {
     pub rels: u64,
 }
 
-fn bolt(p: &Prop) -> BoltType {
+/// One property value as a Bolt value.
+pub fn bolt(p: &Prop) -> BoltType {
     match p {
         Prop::Null => BoltType::Null(BoltNull),
         Prop::Int(i) => BoltType::from(*i),
@@ -93,7 +94,9 @@ pub fn json_to_bolt(v: &serde_json::Value) -> BoltType {
     }
 }
 
-fn bolt_rows(rows: &[Row]) -> BoltType {
+/// Rows as the `$rows` parameter of a statement (also used by the benchmark's
+/// minimal writer, so both send exactly the same values).
+pub fn bolt_rows(rows: &[Row]) -> BoltType {
     let mut list = BoltList::with_capacity(rows.len());
     for row in rows {
         let mut m = BoltMap::with_capacity(row.len());
