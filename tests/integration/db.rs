@@ -275,7 +275,8 @@ fn build_counts(files: &[PathBuf]) -> (BTreeMap<String, i64>, BTreeMap<String, i
     (nodes, edges)
 }
 
-fn label_of(spec_type: &str) -> &'static str {
+/// The database label of a spec node type.
+pub(crate) fn label_of(spec_type: &str) -> &'static str {
     match spec_type {
         "proc" => "Process",
         "api" => "Api",

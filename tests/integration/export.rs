@@ -101,17 +101,6 @@ fn json_graph(report: &Path) -> Value {
     serde_json::from_slice(&o.stdout).expect("build prints JSON")
 }
 
-fn label_of(spec_type: &str) -> &'static str {
-    match spec_type {
-        "proc" => "Process",
-        "api" => "Api",
-        "module" => "Module",
-        "file_handle" => "FileHandle",
-        "key_handle" => "KeyHandle",
-        other => panic!("unknown node type {other}"),
-    }
-}
-
 // ------------------------------------------------------------------ CSV
 
 /// One field: its text and whether it was quoted (an unquoted empty field
@@ -446,7 +435,7 @@ fn csv_counts_match_the_json_graph_and_the_dry_run() {
     let (nodes, edges) = json_counts(&reports);
     for t in NODE_TYPES {
         assert_eq!(
-            snap.labels.get(label_of(t)).copied().unwrap_or(0),
+            snap.labels.get(db::label_of(t)).copied().unwrap_or(0),
             nodes.get(t).copied().unwrap_or(0),
             "nodes of type {t}"
         );
