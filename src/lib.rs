@@ -6,7 +6,7 @@
 //!
 //! 1. [`report`] reads a Cuckoo 2.x or CAPEv2 `report.json` (plain or gzip),
 //!    hashes it, and streams its calls, normalised to Cuckoo names, into a sink.
-//! 2. [`model`] is that sink: the pure graph builder of `spec/graph-rules.md`,
+//! 2. [`model`] is that sink: the pure graph builder of `docs/graph-rules.md`,
 //!    producing a [`model::Graph`] per report.
 //! 3. [`sink`] writes graphs out: JSON, DOT, SVG (through Graphviz) and Neo4j.
 //! 4. [`cmd`] holds one file per command; [`settings`] layers defaults,

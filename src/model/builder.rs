@@ -1,4 +1,4 @@
-//! The rules of `spec/graph-rules.md`, applied call by call.
+//! The rules of `docs/graph-rules.md`, applied call by call.
 //!
 //! Rule names in comments (C1, H4, K1…) refer to that document; each rule has
 //! a unit test named after it at the bottom of this file.
@@ -16,7 +16,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 pub struct GraphConfig {
     /// C1: call categories that count.
     pub categories: Vec<String>,
-    /// M1: module strings (whole, lowercased) that link nothing.
+    /// M1: modules that link nothing, compared by their identity (Q3), so
+    /// `uxtheme` also ignores `C:\\Windows\\System32\\UxTheme.dll`.
     pub ignore_modules: Vec<String>,
     /// S1: emit `api-api` sequence edges.
     pub sequence_edges: bool,
@@ -99,6 +100,8 @@ pub struct GraphBuilder<'c> {
     cfg: &'c GraphConfig,
     /// C1, as a list: four or so names are found faster by comparison than by hashing.
     categories: Vec<&'c str>,
+    /// M1: the identities (Q3) of the configured ignore list.
+    ignore_modules: Vec<String>,
     graph: Graph,
     /// Node key → index, one map per node kind (looked up by `&str`: no key is built to look).
     nodes: [HashMap<String, usize>; 5],
@@ -124,6 +127,7 @@ pub struct GraphBuilder<'c> {
     display: String,
     api_key: String,
     module: String,
+    identity: String,
     address: String,
     lower: String,
     hkey: String,
@@ -134,6 +138,7 @@ impl<'c> GraphBuilder<'c> {
         GraphBuilder {
             cfg,
             categories: cfg.categories.iter().map(String::as_str).collect(),
+            ignore_modules: cfg.ignore_modules.iter().filter_map(|m| module_identity(m)).collect(),
             graph: Graph::default(),
             nodes: Default::default(),
             edges: EdgeMap::default(),
@@ -150,6 +155,7 @@ impl<'c> GraphBuilder<'c> {
             display: String::new(),
             api_key: String::new(),
             module: String::new(),
+            identity: String::new(),
             address: String::new(),
             lower: String::new(),
             hkey: String::new(),
@@ -329,10 +335,11 @@ impl<'c> GraphBuilder<'c> {
             lower_into(&self.lower, &mut self.module);
             linked |= self.link_module(call, api, proc_node, pid);
         }
-        // T1
+        // T1: any `process_identifier` counts for K1; only a real process id
+        // (Q1) of a call that acts on a process (Q2) makes a target.
         if let Some(target) = call.arg("process_identifier") {
             linked = true;
-            if let Some(target) = target.as_i64() {
+            if let Some(target) = process_target(target).filter(|_| !is_enumeration(call.api())) {
                 if target == pid {
                     self.edge(EdgeKind::ApiProc, api, proc_node, Some(call));
                 } else {
@@ -381,14 +388,27 @@ impl<'c> GraphBuilder<'c> {
     /// the lowercased module string is in `self.module`.
     fn link_module(&mut self, call: &CallBuf, api: usize, proc_node: usize, pid: i64) -> bool {
         let module = std::mem::take(&mut self.module);
-        let linked = self.link_module_named(call, api, proc_node, pid, &module);
+        let mut identity = std::mem::take(&mut self.identity);
+        identity.clear();
+        identity.push_str(&module);
+        let has_identity = identity_in_place(&mut identity, 0);
+        let linked = self.link_module_named(call, api, (proc_node, pid), &module, has_identity.then_some(&*identity));
         self.module = module;
+        self.identity = identity;
         linked
     }
 
-    fn link_module_named(&mut self, call: &CallBuf, api: usize, proc_node: usize, pid: i64, module: &str) -> bool {
-        // M1
-        if self.cfg.ignore_modules.iter().any(|m| m == module) {
+    /// L1 for the module string `module` (lowercased) and its identity (Q3).
+    fn link_module_named(
+        &mut self,
+        call: &CallBuf,
+        api: usize,
+        (proc_node, pid): (usize, i64),
+        module: &str,
+        identity: Option<&str>,
+    ) -> bool {
+        // M1, by identity (Q3).
+        if identity.is_some_and(|id| self.ignore_modules.iter().any(|m| m == id)) {
             return false;
         }
         let mut linked = false;
@@ -401,10 +421,10 @@ impl<'c> GraphBuilder<'c> {
                 linked |= self.edge(EdgeKind::ApiNproc, api, t, Some(call));
             }
         }
-        // M3
-        if passes_n1(module) {
-            let (m, _) = self.node(NodeKind::Module, module, || NodeProps::Module {
-                name: module.to_owned(),
+        // M3, keyed by the module's identity (Q3).
+        if let Some(identity) = identity {
+            let (m, _) = self.node(NodeKind::Module, identity, || NodeProps::Module {
+                name: identity.to_owned(),
                 address: call.arg("module_address").and_then(address_of_arg),
             });
             linked |= if call.api() == "LdrGetProcedureAddress" {
@@ -487,8 +507,8 @@ impl<'c> GraphBuilder<'c> {
         {
             *node_path = Some(p.to_owned());
         }
-        // H2
-        let inward = ["open", "set", "write", "create"]
+        // H2 (with Q4: deleting writes)
+        let inward = ["open", "set", "write", "create", "delete"]
             .iter()
             .any(|w| self.api_key.contains(w));
         let edge = match (kind, inward) {
@@ -593,25 +613,34 @@ fn push_text(v: Option<ArgRef<'_>>, out: &mut String) {
 fn display_into(call: &CallBuf, out: &mut String) {
     out.clear();
     let target = |arg: &str, out: &mut String| push_text(call.arg(arg), out);
+    // A1 with Q3: the module part is the module's identity, else the string as given.
+    let module = |arg: &str, out: &mut String| {
+        let start = out.len();
+        push_text(call.arg(arg), out);
+        if !identity_in_place(out, start) {
+            out.truncate(start);
+            push_text(call.arg(arg), out);
+        }
+    };
     match call.api() {
         "LdrLoadDll" => {
             out.push_str("LdrLoadDll(");
-            target("basename", out);
+            module("basename", out);
             out.push(')');
         }
         "LdrGetDllHandle" => {
             out.push_str("LdrGetDllHandle(");
-            target("module_name", out);
+            module("module_name", out);
             out.push(')');
         }
         "LdrUnloadDll" => {
             out.push_str("LdrUnloadDll(");
-            target("library", out);
+            module("library", out);
             out.push(')');
         }
         "LdrGetProcedureAddress" => {
             out.push_str("LdrGetProcedureAddress(");
-            target("module", out);
+            module("module", out);
             out.push('!');
             let before = out.len();
             target("function_name", out);
@@ -649,6 +678,66 @@ fn loader_arg(api: &str) -> Option<&'static str> {
         "LdrGetProcedureAddress" => "module",
         _ => return None,
     })
+}
+
+/// Q1: a `process_identifier` that names a real process: a JSON integer, or a
+/// string of ASCII digits only (no sign, no spaces), in 1..=4294967295.
+fn process_target(v: ArgRef<'_>) -> Option<i64> {
+    let id = match v {
+        ArgRef::U64(u) => u,
+        ArgRef::I64(i) => u64::try_from(i).ok()?,
+        // Digits only: `str::parse` alone would take a `+` sign. A value too
+        // long for u64 is out of range anyway.
+        ArgRef::Str(s) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse::<u64>().ok()?,
+        _ => return None,
+    };
+    (1..=u64::from(u32::MAX)).contains(&id).then_some(id as i64)
+}
+
+/// Q2: process and module enumeration names a process the caller listed,
+/// not one it acted on.
+fn is_enumeration(api: &str) -> bool {
+    const LISTING: [&str; 8] = [
+        "process32first",
+        "process32firstw",
+        "process32next",
+        "process32nextw",
+        "module32first",
+        "module32firstw",
+        "module32next",
+        "module32nextw",
+    ];
+    LISTING.iter().any(|l| l.eq_ignore_ascii_case(api))
+}
+
+/// Q3: a module's identity: the last path component (split on `\\` and `/`),
+/// lowercased, with `.dll` appended when it has no `.`; `None` when that
+/// component is empty or a null address.
+fn module_identity(module: &str) -> Option<String> {
+    let mut identity = module.to_owned();
+    identity_in_place(&mut identity, 0).then_some(identity)
+}
+
+/// [`module_identity`] of `s[start..]`, in place (no allocation for ASCII
+/// text); `false`, with `s[start..]` left undefined, when it has none.
+fn identity_in_place(s: &mut String, start: usize) -> bool {
+    if let Some(sep) = s[start..].rfind(['\\', '/']) {
+        s.drain(start..start + sep + 1);
+    }
+    if s[start..].is_ascii() {
+        s[start..].make_ascii_lowercase();
+    } else {
+        let lower = s[start..].to_lowercase();
+        s.truncate(start);
+        s.push_str(&lower);
+    }
+    if s.len() == start || is_null_address(&s[start..]) {
+        return false;
+    }
+    if !s[start..].contains('.') {
+        s.push_str(".dll");
+    }
+    true
 }
 
 /// N1: the part after the last backslash is neither empty nor a null address.

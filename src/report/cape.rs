@@ -5,8 +5,8 @@ use super::Format;
 use serde_json::Value;
 
 /// Normalise a call as parsed, in place: CAPE names → Cuckoo names (section
-/// 1), `process_identifier` → integer, rule C2's `failed`.
-pub(crate) fn normalise(call: &mut CallBuf, format: Format) -> Result<(), String> {
+/// 1), `process_identifier` strings of digits → integers, rule C2's `failed`.
+pub(crate) fn normalise(call: &mut CallBuf, format: Format) {
     if format == Format::Cape {
         rename_cape_args(call);
         if call.api == "LdrGetProcedureAddressForCaller" {
@@ -23,33 +23,24 @@ pub(crate) fn normalise(call: &mut CallBuf, format: Format) -> Result<(), String
             call.category.push_str(c);
         }
     }
-    pid_args_to_integers(call)?;
+    pid_args_to_integers(call);
     call.failed = call.last_error.is_some_and(|e| e > 0) || (format == Format::Cape && call.status_false);
-    Ok(())
 }
 
-/// `process_identifier` holds an integer; a decimal string is parsed.
-fn pid_args_to_integers(call: &mut CallBuf) -> Result<(), String> {
+/// A `process_identifier` string of ASCII digits becomes an integer. Any
+/// other value stays as it is: it is no process id, so it makes no target
+/// (rule Q1), and it is no error either.
+fn pid_args_to_integers(call: &mut CallBuf) {
     for a in call.live_args_mut() {
-        if a.name != "process_identifier" {
+        if a.name != "process_identifier" || !matches!(a.val, Scalar::Str) {
             continue;
         }
-        let pid = match &a.val {
-            Scalar::U64(u) if i64::try_from(*u).is_ok() => continue,
-            Scalar::I64(_) => continue,
-            Scalar::Str => a.text.trim().parse::<i64>().ok(),
-            _ => None,
-        };
-        match pid {
-            Some(p) => a.set_i64(p),
-            // The message of the `Value` version, word for word.
-            None => {
-                let e = parse_pid(&a.get().to_value()).err().unwrap_or_default();
-                return Err(format!("argument `process_identifier`: {e}"));
+        if a.text.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(pid) = a.text.parse::<i64>() {
+                a.set_i64(pid);
             }
         }
     }
-    Ok(())
 }
 
 /// A pid: an integer, or a decimal string.
@@ -176,13 +167,13 @@ mod tests {
     }
 
     trait Normalise {
-        fn normalise(self, format: Format) -> Result<CallBuf, String>;
+        fn normalise(self, format: Format) -> CallBuf;
     }
 
     impl Normalise for CallBuf {
-        fn normalise(mut self, format: Format) -> Result<CallBuf, String> {
-            normalise(&mut self, format)?;
-            Ok(self)
+        fn normalise(mut self, format: Format) -> CallBuf {
+            normalise(&mut self, format);
+            self
         }
     }
 
@@ -200,8 +191,7 @@ mod tests {
                 ("FullName", json!("b")),
             ],
         )
-        .normalise(Format::Cape)
-        .unwrap();
+        .normalise(Format::Cape);
         assert_eq!(names(&c), ["ObjectAttributes", "key_handle", "regkey"]);
         assert_eq!(c.arg("regkey").map(|a| a.to_value()), Some(json!("b")));
     }
@@ -216,8 +206,7 @@ mod tests {
                 ("FileName", json!("y")),
             ],
         )
-        .normalise(Format::Cape)
-        .unwrap();
+        .normalise(Format::Cape);
         assert_eq!(names(&c), ["file_handle", "filepath", "FileName"]);
     }
 
@@ -227,35 +216,35 @@ mod tests {
             "RegOpenKeyExW",
             &[("Registry", json!("0x80000002")), ("Handle", json!("0xd8"))],
         )
-        .normalise(Format::Cape)
-        .unwrap();
+        .normalise(Format::Cape);
         assert_eq!(names(&c), ["base_handle", "key_handle"]);
     }
 
     #[test]
-    fn process_id_becomes_an_integer_and_garbage_is_an_error() {
-        let c = raw("NtOpenProcess", &[("ProcessId", json!("1234"))])
-            .normalise(Format::Cape)
-            .unwrap();
-        assert_eq!(c.arg("process_identifier").map(|a| a.to_value()), Some(json!(1234)));
-        assert!(raw("NtOpenProcess", &[("ProcessId", json!({}))])
-            .normalise(Format::Cape)
-            .is_err());
+    fn process_id_digits_become_an_integer_and_anything_else_stays() {
+        let pid = |v: Value| {
+            raw("NtOpenProcess", &[("ProcessId", v)])
+                .normalise(Format::Cape)
+                .arg("process_identifier")
+                .map(|a| a.to_value())
+        };
+        assert_eq!(pid(json!("1234")), Some(json!(1234)));
+        assert_eq!(pid(json!("+200")), Some(json!("+200")));
+        assert_eq!(pid(json!(" 42")), Some(json!(" 42")));
+        assert_eq!(pid(json!({})), Some(json!({})));
     }
 
     #[test]
     fn status_false_fails_only_cape_calls() {
         let mut r = raw("NtOpenKey", &[]);
         r.status_false = true;
-        assert!(r.clone().normalise(Format::Cape).unwrap().failed);
-        assert!(!r.normalise(Format::Cuckoo).unwrap().failed);
+        assert!(r.clone().normalise(Format::Cape).failed);
+        assert!(!r.normalise(Format::Cuckoo).failed);
     }
 
     #[test]
     fn for_caller_is_treated_as_ldr_get_procedure_address() {
-        let c = raw("LdrGetProcedureAddressForCaller", &[("ModuleName", json!("k.dll"))])
-            .normalise(Format::Cape)
-            .unwrap();
+        let c = raw("LdrGetProcedureAddressForCaller", &[("ModuleName", json!("k.dll"))]).normalise(Format::Cape);
         assert_eq!(c.api, "LdrGetProcedureAddress");
         assert_eq!(names(&c), ["module"]);
     }

@@ -842,7 +842,7 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessVisitor<'_, '_, S> {
         for i in 0..ctx.n_kept {
             let at = |e: String| de::Error::custom(format!("calls[{i}]: {e}"));
             let call = &mut ctx.kept[i];
-            normalise(call, format).map_err(at)?;
+            normalise(call, format);
             ctx.sink.call(call).map_err(at)?;
         }
         ctx.path.pop();
@@ -954,7 +954,7 @@ impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
                 Some(format) => {
                     // The path ends at `calls` here (the element is done): name the call.
                     let at = |e: String| de::Error::custom(format!("calls[{i}]: {e}"));
-                    normalise(&mut ctx.call, format).map_err(at)?;
+                    normalise(&mut ctx.call, format);
                     ctx.sink.call(&mut ctx.call).map_err(at)?;
                 }
                 None => ctx.n_kept += 1,

@@ -2,12 +2,13 @@
 //!
 //! Small files are read whole and parsed from memory (fastest); large ones
 //! are streamed through a buffered reader so memory does not follow the file
-//! size. Either way the SHA-256 of the stored bytes is computed on the way.
+//! size. Either way the analysis id, the BLAKE3 hash of the JSON bytes after
+//! decompression (spec section 1), is computed on the way: a report and its
+//! gzipped copy are one analysis.
 
 use super::parse::{parse_report, Collected, Pass};
 use super::{CallSink, ReportMeta};
 use flate2::read::MultiGzDecoder;
-use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufReader, Read};
 use std::path::Path;
@@ -107,19 +108,15 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
     let n = read_up_to(&mut file, &mut magic).map_err(|e| io_err(context("cannot read", e)))?;
     let gzip = n == 2 && magic == [0x1f, 0x8b];
     let prefix = io::Cursor::new(magic[..n].to_vec());
-    let mut hasher = Sha256::new();
-    let hashing = HashingReader {
-        inner: prefix.chain(file),
-        hasher: &mut hasher,
-    };
     let reopen = || -> io::Result<Box<dyn Read>> { Ok(Box::new(File::open(path)?)) };
-    let out = parse_streamed(&file_name, hashing, gzip, &reopen, limits, sink)?;
-    Ok(meta(hasher, report, stored_bytes, out))
+    let (id, out) = parse_streamed(&file_name, prefix.chain(file), gzip, &reopen, limits, sink)?;
+    Ok(meta(id, report, stored_bytes, out))
 }
 
 /// Parse a report as a stream ([`parse_stream`]), in two passes when its
 /// processes list their calls before their pid (see [`Pass::Stream`]):
-/// `reopen` yields the same bytes again for the second pass.
+/// `reopen` yields the same bytes again for the second pass. Returns the
+/// analysis id (hashed in the first pass) with what was collected.
 fn parse_streamed<'a, S: CallSink>(
     file_name: &str,
     input: impl Read,
@@ -127,17 +124,28 @@ fn parse_streamed<'a, S: CallSink>(
     reopen: &dyn Fn() -> io::Result<Box<dyn Read + 'a>>,
     limits: ReadLimits,
     sink: &mut S,
-) -> Result<Collected, ReportError> {
+) -> Result<(String, Collected), ReportError> {
     let mut out = Collected::default();
-    let first = parse_stream(file_name, input, gzip, limits, sink, &mut out, Pass::Stream);
+    let mut hasher = blake3::Hasher::new();
+    let first = parse_stream(
+        file_name,
+        input,
+        gzip,
+        limits,
+        sink,
+        &mut out,
+        Pass::Stream,
+        Some(&mut hasher),
+    );
+    let id = hasher.finalize().to_hex().to_string();
     let Some(deferred) = &mut out.deferred else {
-        return first.map(|()| out);
+        return first.map(|()| (id, out));
     };
     deferred.first_pass_failed = first.is_err();
     let again = reopen().map_err(|e| stream_error(file_name, false, e))?;
-    let second = parse_stream(file_name, again, gzip, limits, sink, &mut out, Pass::Second);
+    let second = parse_stream(file_name, again, gzip, limits, sink, &mut out, Pass::Second, None);
     match (first, second) {
-        (Ok(()), second) => second.map(|()| out),
+        (Ok(()), second) => second.map(|()| (id, out)),
         // The first pass skipped calls and failed: a one-pass reader would
         // have stopped at the second pass's error when it comes first, and
         // when both stop at one place the deeper path is the more precise
@@ -158,7 +166,10 @@ fn parse_streamed<'a, S: CallSink>(
 
 /// Parse a report as it is read from `input` (JSON, or gzip when `gzip`):
 /// memory does not follow its size, and no more than
-/// `limits.max_report_bytes` decompressed bytes are read.
+/// `limits.max_report_bytes` decompressed bytes are read. With a `hasher`,
+/// every decompressed byte goes through it, including what the parser did
+/// not need.
+#[allow(clippy::too_many_arguments)]
 fn parse_stream<S: CallSink>(
     file_name: &str,
     input: impl Read,
@@ -167,11 +178,16 @@ fn parse_stream<S: CallSink>(
     sink: &mut S,
     out: &mut Collected,
     pass: Pass,
+    hasher: Option<&mut blake3::Hasher>,
 ) -> Result<(), ReportError> {
     let decoded: Box<dyn Read + '_> = if gzip {
         Box::new(MultiGzDecoder::new(input))
     } else {
         Box::new(input)
+    };
+    let decoded: Box<dyn Read + '_> = match hasher {
+        Some(hasher) => Box::new(HashingReader { inner: decoded, hasher }),
+        None => decoded,
     };
     let mut counted = LimitReader {
         inner: decoded,
@@ -197,7 +213,7 @@ fn parse_stream<S: CallSink>(
     match r {
         Ok(()) if pass == Pass::Second => Ok(()),
         Ok(()) => {
-            // The hash covers every stored byte, including what the parser did not need.
+            // The hash covers every byte, including what the parser did not need.
             io::copy(&mut counted.inner, &mut io::sink()).map_err(|e| stream_error(file_name, gzip, e))?;
             Ok(())
         }
@@ -215,15 +231,10 @@ pub(crate) fn read_report_streamed<S: CallSink>(
     limits: ReadLimits,
     sink: &mut S,
 ) -> Result<ReportMeta, ReportError> {
-    let mut hasher = Sha256::new();
     let gzip = stored.starts_with(&[0x1f, 0x8b]);
-    let hashing = HashingReader {
-        inner: stored,
-        hasher: &mut hasher,
-    };
     let reopen = || -> io::Result<Box<dyn Read + '_>> { Ok(Box::new(stored)) };
-    let out = parse_streamed(name, hashing, gzip, &reopen, limits, sink)?;
-    Ok(meta(hasher, name.to_owned(), stored.len() as u64, out))
+    let (id, out) = parse_streamed(name, stored, gzip, &reopen, limits, sink)?;
+    Ok(meta(id, name.to_owned(), stored.len() as u64, out))
 }
 
 /// Parse a report held in memory: `stored` are the bytes as they would be on
@@ -246,8 +257,6 @@ fn parse_stored<S: CallSink>(
     limits: ReadLimits,
     sink: &mut S,
 ) -> Result<ReportMeta, ReportError> {
-    let mut hasher = Sha256::new();
-    hasher.update(stored);
     let too_large = || ReportError::TooLarge {
         file: file_name.to_owned(),
         limit: limits.max_report_bytes,
@@ -281,8 +290,8 @@ fn parse_stored<S: CallSink>(
             }
             drop(text);
             let reopen = || -> io::Result<Box<dyn Read + '_>> { Ok(Box::new(stored)) };
-            let out = parse_streamed(file_name, stored, true, &reopen, limits, sink)?;
-            return Ok(meta(hasher, report.to_owned(), stored.len() as u64, out));
+            let (id, out) = parse_streamed(file_name, stored, true, &reopen, limits, sink)?;
+            return Ok(meta(id, report.to_owned(), stored.len() as u64, out));
         }
         decompressed = text;
         &decompressed
@@ -306,12 +315,17 @@ fn parse_stored<S: CallSink>(
         }
         err
     })?;
-    Ok(meta(hasher, report.to_owned(), stored.len() as u64, out))
+    Ok(meta(analysis_id(text), report.to_owned(), stored.len() as u64, out))
 }
 
-fn meta(hasher: Sha256, report: String, stored_bytes: u64, out: Collected) -> ReportMeta {
+/// The analysis id of a report's JSON text (spec section 1).
+pub fn analysis_id(text: &[u8]) -> String {
+    blake3::hash(text).to_hex().to_string()
+}
+
+fn meta(id: String, report: String, stored_bytes: u64, out: Collected) -> ReportMeta {
     ReportMeta {
-        id: hex(&hasher.finalize()),
+        id,
         report,
         stored_bytes,
         format: out.format,
@@ -439,17 +453,9 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
-
 struct HashingReader<'h, R> {
     inner: R,
-    hasher: &'h mut Sha256,
+    hasher: &'h mut blake3::Hasher,
 }
 
 impl<R: Read> Read for HashingReader<'_, R> {

@@ -525,7 +525,7 @@ pub fn is_export_file(name: &str) -> bool {
         || name == "import.sh"
 }
 
-/// 32 bytes that stand for an analysis id (its SHA-256 hex, decoded).
+/// 32 bytes that stand for an analysis id (its BLAKE3 hex, decoded).
 fn id_digest(id: &str) -> [u8; 32] {
     let mut out = [0u8; 32];
     let hex = id.as_bytes();
@@ -543,8 +543,7 @@ fn id_digest(id: &str) -> [u8; 32] {
     if decoded {
         out
     } else {
-        use sha2::Digest;
-        sha2::Sha256::digest(id.as_bytes()).into()
+        blake3::hash(id.as_bytes()).into()
     }
 }
 

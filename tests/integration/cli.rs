@@ -479,8 +479,8 @@ fn json_output_is_the_graph_of_the_report() {
             "key_handle:100:0x0000001c|hkey_local_machine\\software\\x",
             "api:ntcreatefile",
             "file_handle:100:0x00000020|c:\\b.txt",
-            "api:ldrloaddll(kernel32)",
-            "module:kernel32",
+            "api:ldrloaddll(kernel32.dll)",
+            "module:kernel32.dll",
             "api:ntopenprocess",
             "proc:300",
         ]
@@ -620,12 +620,12 @@ fn ignore_modules_replaces_the_default_list() {
             .map(|n| n["id"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(modules(&[]), ["module:kernel32"], "uxtheme is ignored by default");
-    assert_eq!(modules(&["--ignore-modules", "kernel32"]), ["module:uxtheme"]);
+    assert_eq!(modules(&[]), ["module:kernel32.dll"], "uxtheme is ignored by default");
+    assert_eq!(modules(&["--ignore-modules", "kernel32"]), ["module:uxtheme.dll"]);
     assert_eq!(
-        modules(&["--ignore-modules", "KERNEL32,xmllite"]),
-        ["module:uxtheme"],
-        "matched lowercased"
+        modules(&["--ignore-modules", r"C:\Windows\KERNEL32.DLL,xmllite"]),
+        ["module:uxtheme.dll"],
+        "compared by module identity (rule Q3)"
     );
     assert_eq!(modules(&["--ignore-modules", "kernel32,uxtheme"]), Vec::<String>::new());
 }

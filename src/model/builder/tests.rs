@@ -1,4 +1,4 @@
-//! One test (at least) per rule of `spec/graph-rules.md`, named after it.
+//! One test (at least) per rule of `docs/graph-rules.md`, named after it.
 //!
 //! Reports are written inline, as small Cuckoo 2.x or CAPEv2 JSON texts, and
 //! go through the real parser (`pipeline::build_report`) so that the
@@ -773,15 +773,15 @@ fn rule_p1_path_remembered_only_for_a_process_with_a_node() {
         [
             "proc:200",
             "proc:300",
-            r"api:ldrloaddll(c:\app\a.exe)",
-            r"module:c:\app\a.exe",
-            r"api:ldrloaddll(c:\app\b.exe)",
-            r"module:c:\app\b.exe",
+            "api:ldrloaddll(a.exe)",
+            "module:a.exe",
+            "api:ldrloaddll(b.exe)",
+            "module:b.exe",
         ]
     );
     assert_eq!(
         edges_of(&g, &["api-proc", "api-nproc"]),
-        [r"api-nproc api:ldrloaddll(c:\app\b.exe) -> proc:200 x1"]
+        ["api-nproc api:ldrloaddll(b.exe) -> proc:200 x1"]
     );
 }
 
@@ -849,8 +849,8 @@ fn rule_p1_last_visited_process_wins_a_shared_path() {
         ids(&g),
         [
             "proc:100",
-            r"api:ldrloaddll(c:\x\same.exe)",
-            r"module:c:\x\same.exe",
+            "api:ldrloaddll(same.exe)",
+            "module:same.exe",
             "proc:200",
             "api:ntcreatefile",
             r"file_handle:200:0x10|c:\t.txt",
@@ -860,17 +860,17 @@ fn rule_p1_last_visited_process_wins_a_shared_path() {
     assert_eq!(
         edges(&g),
         [
-            r"api-proc api:ldrloaddll(c:\x\same.exe) -> proc:100 x1",
-            r"api-module api:ldrloaddll(c:\x\same.exe) -> module:c:\x\same.exe x2",
-            r"proc-api proc:100 -> api:ldrloaddll(c:\x\same.exe) x1",
+            "api-proc api:ldrloaddll(same.exe) -> proc:100 x1",
+            "api-module api:ldrloaddll(same.exe) -> module:same.exe x2",
+            "proc-api proc:100 -> api:ldrloaddll(same.exe) x1",
             r"api-file_handle api:ntcreatefile -> file_handle:200:0x10|c:\t.txt x1",
             "proc-api proc:200 -> api:ntcreatefile x1",
-            r"api-nproc api:ldrloaddll(c:\x\same.exe) -> proc:200 x1",
-            r"proc-api proc:300 -> api:ldrloaddll(c:\x\same.exe) x1",
+            "api-nproc api:ldrloaddll(same.exe) -> proc:200 x1",
+            "proc-api proc:300 -> api:ldrloaddll(same.exe) x1",
         ]
     );
-    // The api node keeps the display name of the call that made it.
-    assert_eq!(api_names(&g), [r"LdrLoadDll(C:\x\same.exe)", "NtCreateFile"]);
+    // The display name holds the module's identity (A1, Q3).
+    assert_eq!(api_names(&g), ["LdrLoadDll(same.exe)", "NtCreateFile"]);
 }
 
 #[test]
@@ -933,13 +933,13 @@ fn rule_a1_loader_display_names() {
         ids(&g),
         [
             "proc:100",
-            "api:ldrloaddll(kernel32)",
-            "module:kernel32",
+            "api:ldrloaddll(kernel32.dll)",
+            "module:kernel32.dll",
             "api:ldrgetdllhandle(ntdll.dll)",
             "module:ntdll.dll",
             "api:ldrunloaddll(user32.dll)",
             "module:user32.dll",
-            "api:ldrgetprocedureaddress(kernel32!iswow64process)",
+            "api:ldrgetprocedureaddress(kernel32.dll!iswow64process)",
             "api:ntcreatefile",
             r"file_handle:100:0x10|c:\a.txt",
         ]
@@ -948,11 +948,11 @@ fn rule_a1_loader_display_names() {
     assert_eq!(
         api_nodes(&g),
         [
-            api("LdrLoadDll(KERNEL32)", "LdrLoadDll", "system"),
+            api("LdrLoadDll(kernel32.dll)", "LdrLoadDll", "system"),
             api("LdrGetDllHandle(ntdll.dll)", "LdrGetDllHandle", "system"),
-            api("LdrUnloadDll(User32.dll)", "LdrUnloadDll", "system"),
+            api("LdrUnloadDll(user32.dll)", "LdrUnloadDll", "system"),
             api(
-                "LdrGetProcedureAddress(kernel32!IsWow64Process)",
+                "LdrGetProcedureAddress(kernel32.dll!IsWow64Process)",
                 "LdrGetProcedureAddress",
                 "system"
             ),
@@ -979,10 +979,10 @@ fn rule_a1_ordinal_import() {
     assert_eq!(
         api_names(&g),
         [
-            "LdrGetProcedureAddress(WS2_32.dll!#115)",
-            "LdrGetProcedureAddress(WS2_32.dll!#23)",
-            "LdrGetProcedureAddress(WS2_32.dll!)",
-            "LdrGetProcedureAddress(WS2_32.dll!connect)",
+            "LdrGetProcedureAddress(ws2_32.dll!#115)",
+            "LdrGetProcedureAddress(ws2_32.dll!#23)",
+            "LdrGetProcedureAddress(ws2_32.dll!)",
+            "LdrGetProcedureAddress(ws2_32.dll!connect)",
         ]
     );
     assert_eq!(
@@ -1056,7 +1056,8 @@ fn rule_n1_name_is_the_part_after_the_last_backslash() {
     assert!(!passes_n1(r"c:\mods\0xffffffff"));
     assert!(!passes_n1("0x"));
 
-    // Modules: the node key is still the whole lowercased string.
+    // Modules: no identity (Q3) when the last component is empty or a null
+    // address; `0` passes and becomes `0.dll`.
     let g = graph(&report(vec![process(
         100,
         APP,
@@ -1067,10 +1068,7 @@ fn rule_n1_name_is_the_part_after_the_last_backslash() {
             load_dll(r"C:\Zones\0"),
         ],
     )]));
-    assert_eq!(
-        ids(&g),
-        ["proc:100", r"api:ldrloaddll(c:\zones\0)", r"module:c:\zones\0"]
-    );
+    assert_eq!(ids(&g), ["proc:100", "api:ldrloaddll(0.dll)", "module:0.dll"]);
 }
 
 #[test]
@@ -1130,41 +1128,31 @@ fn rule_l1_m1_ignored_module_links_nothing() {
 }
 
 #[test]
-fn rule_m1_match_is_exact() {
+fn rule_m1_q3_ignore_list_compares_identities() {
     let text = report(vec![process(
         100,
         APP,
         vec![
             load_dll("uxtheme.dll"),
-            load_dll(r"C:\Windows\System32\uxtheme.dll"),
+            load_dll(r"C:\Windows\System32\UxTheme.dll"),
             load_dll("UXTHEME"),
+            load_dll("uxtheme.ocx"),
         ],
     )]);
+    // Every spelling of uxtheme is ignored; another extension is another module.
     assert_eq!(
         ids(&graph(&text)),
-        [
-            "proc:100",
-            "api:ldrloaddll(uxtheme.dll)",
-            "module:uxtheme.dll",
-            r"api:ldrloaddll(c:\windows\system32\uxtheme.dll)",
-            r"module:c:\windows\system32\uxtheme.dll",
-        ]
+        ["proc:100", "api:ldrloaddll(uxtheme.ocx)", "module:uxtheme.ocx"]
     );
 
-    // The list is configurable.
+    // The list is configurable, and its entries are compared by identity too.
     let cfg = GraphConfig {
-        ignore_modules: vec!["uxtheme.dll".into()],
+        ignore_modules: vec![r"D:\elsewhere\UXTHEME.OCX".into()],
         ..GraphConfig::default()
     };
     assert_eq!(
         ids(&graph_with(&text, &cfg)),
-        [
-            "proc:100",
-            r"api:ldrloaddll(c:\windows\system32\uxtheme.dll)",
-            r"module:c:\windows\system32\uxtheme.dll",
-            "api:ldrloaddll(uxtheme)",
-            "module:uxtheme",
-        ]
+        ["proc:100", "api:ldrloaddll(uxtheme.dll)", "module:uxtheme.dll"]
     );
 }
 
@@ -1197,36 +1185,31 @@ fn rule_m2_module_equal_to_a_process_path_links_the_process() {
         ids(&g),
         [
             "proc:100",
-            r"api:ldrgetdllhandle(c:\app\a.exe)",
-            r"module:c:\app\a.exe",
-            r"api:ldrloaddll(c:\app\b.exe)",
-            r"module:c:\app\b.exe",
+            "api:ldrgetdllhandle(a.exe)",
+            "module:a.exe",
+            "api:ldrloaddll(b.exe)",
+            "module:b.exe",
             "proc:200",
-            r"api:ldrgetprocedureaddress(c:\app\a.exe!run)",
+            "api:ldrgetprocedureaddress(a.exe!run)",
         ]
     );
     assert_eq!(
         edges(&g),
         [
-            r"api-proc api:ldrgetdllhandle(c:\app\a.exe) -> proc:100 x1",
-            r"api-module api:ldrgetdllhandle(c:\app\a.exe) -> module:c:\app\a.exe x1",
-            r"proc-api proc:100 -> api:ldrgetdllhandle(c:\app\a.exe) x1",
-            r"api-module api:ldrloaddll(c:\app\b.exe) -> module:c:\app\b.exe x1",
-            r"proc-api proc:100 -> api:ldrloaddll(c:\app\b.exe) x1",
-            r"api-api api:ldrgetdllhandle(c:\app\a.exe) -> api:ldrloaddll(c:\app\b.exe) x1",
-            r"api-nproc api:ldrgetprocedureaddress(c:\app\a.exe!run) -> proc:100 x1",
-            r"module-api module:c:\app\a.exe -> api:ldrgetprocedureaddress(c:\app\a.exe!run) x1",
-            r"proc-api proc:200 -> api:ldrgetprocedureaddress(c:\app\a.exe!run) x1",
+            "api-proc api:ldrgetdllhandle(a.exe) -> proc:100 x1",
+            "api-module api:ldrgetdllhandle(a.exe) -> module:a.exe x1",
+            "proc-api proc:100 -> api:ldrgetdllhandle(a.exe) x1",
+            "api-module api:ldrloaddll(b.exe) -> module:b.exe x1",
+            "proc-api proc:100 -> api:ldrloaddll(b.exe) x1",
+            "api-api api:ldrgetdllhandle(a.exe) -> api:ldrloaddll(b.exe) x1",
+            "api-nproc api:ldrgetprocedureaddress(a.exe!run) -> proc:100 x1",
+            "module-api module:a.exe -> api:ldrgetprocedureaddress(a.exe!run) x1",
+            "proc-api proc:200 -> api:ldrgetprocedureaddress(a.exe!run) x1",
         ]
     );
     // M2 edges carry the call's args too (minus identity ones).
     assert_eq!(
-        args(
-            &g,
-            "api-nproc",
-            r"api:ldrgetprocedureaddress(c:\app\a.exe!run)",
-            "proc:100"
-        ),
+        args(&g, "api-nproc", "api:ldrgetprocedureaddress(a.exe!run)", "proc:100"),
         json!({"ordinal": 0})
     );
 }
@@ -1301,6 +1284,114 @@ fn rule_t1_process_targets() {
     assert_eq!(
         args(&g, "api-nproc", "api:ntopenprocess", "proc:300"),
         json!({"desired_access": "0x001fffff"})
+    );
+}
+
+#[test]
+fn rule_q1_only_real_process_ids_make_targets() {
+    let targets = [
+        json!(0),
+        json!(-5),
+        json!(4_294_967_296u64),
+        json!(140_707_423_587_496u64),
+        json!(2.0),
+        json!("+200"),
+        json!(" 201"),
+        json!("202 "),
+        json!("-203"),
+        json!("0x10"),
+        json!(""),
+        json!(null),
+        json!({"pid": 5}),
+        json!([7]),
+        // Targets: an integer in range, digits only (leading zeros allowed).
+        json!(4_294_967_295u64),
+        json!("0300"),
+    ];
+    let g = graph(&report(vec![process(
+        100,
+        APP,
+        targets.into_iter().map(open_process).collect(),
+    )]));
+    assert_eq!(
+        ids(&g),
+        ["proc:100", "api:ntopenprocess", "proc:4294967295", "proc:300"]
+    );
+    // Every call counted for K1 (C3 skipped none: each target differs).
+    assert_eq!(
+        edges(&g),
+        [
+            "proc-api proc:100 -> api:ntopenprocess x16",
+            "api-nproc api:ntopenprocess -> proc:4294967295 x1",
+            "api-nproc api:ntopenprocess -> proc:300 x1",
+        ]
+    );
+
+    // Cuckoo's ExitProcess: NtTerminateProcess of process 0 keeps its api node
+    // (K1) and draws no process 0.
+    let g = graph(&report(vec![process(100, APP, vec![terminate_process(0)])]));
+    assert_eq!(ids(&g), ["proc:100", "api:ntterminateprocess"]);
+    assert_eq!(edges(&g), ["proc-api proc:100 -> api:ntterminateprocess x1"]);
+}
+
+#[test]
+fn rule_q1_cape_pointer_sized_process_ids_make_no_process() {
+    let g = graph(&report(vec![cape_process(
+        100,
+        APP,
+        vec![
+            cape_call(
+                "NtCreateUserProcess",
+                "process",
+                &[("ProcessId", json!("140707423587496"))],
+            ),
+            cape_call("NtOpenProcess", "process", &[("ProcessId", json!("2000"))]),
+        ],
+    )]));
+    assert_eq!(
+        ids(&g),
+        ["proc:100", "api:ntcreateuserprocess", "api:ntopenprocess", "proc:2000"]
+    );
+}
+
+#[test]
+fn rule_q2_enumeration_links_nothing_but_counts_for_k1() {
+    let listing = |api: &str, pid: i64| call(api, "process", &[("process_identifier", json!(pid))]);
+    let g = graph(&report(vec![process(
+        100,
+        APP,
+        vec![
+            listing("Process32FirstW", 4),
+            listing("Process32NextW", 200),
+            listing("process32next", 201),
+            listing("Process32First", 202),
+            listing("Module32FirstW", 203),
+            listing("Module32NextW", 204),
+            listing("Module32First", 205),
+            listing("MODULE32NEXT", 206),
+            // The snapshot is where the caller chose the process: still a target.
+            listing("CreateToolhelp32Snapshot", 300),
+        ],
+    )]));
+    assert_eq!(
+        ids(&g),
+        [
+            "proc:100",
+            "api:process32firstw",
+            "api:process32nextw",
+            "api:process32next",
+            "api:process32first",
+            "api:module32firstw",
+            "api:module32nextw",
+            "api:module32first",
+            "api:module32next",
+            "api:createtoolhelp32snapshot",
+            "proc:300",
+        ]
+    );
+    assert_eq!(
+        edges_of(&g, &["api-proc", "api-nproc"]),
+        ["api-nproc api:createtoolhelp32snapshot -> proc:300 x1"]
     );
 }
 
@@ -1524,6 +1615,94 @@ fn rule_h2_direction_by_api_name() {
             "key_handle-api key_handle:100:0x20|k -> api:regenumkeyw x1",
             r"api-file_handle api:ldrgetprocedureaddress(k.dll!createfilew) -> file_handle:100:0x10|c:\a x1",
             r"file_handle-api file_handle:100:0x10|c:\a -> api:ldrgetprocedureaddress(k.dll!readfile) x1",
+        ]
+    );
+}
+
+#[test]
+fn rule_q3_one_module_one_node() {
+    let g = graph(&report(vec![process(
+        100,
+        APP,
+        vec![
+            load_dll("kernel32"),
+            load_dll("KERNEL32.DLL"),
+            load_dll(r"C:\Windows\System32\kernel32.dll"),
+            load_dll("C:/Windows/SysWOW64/Kernel32.dll"),
+            get_proc_address("kernel32", "Sleep", json!(0)),
+            get_proc_address("KERNEL32.dll", "Sleep", json!(0)),
+            load_dll("wshom.ocx"),
+            load_dll("C:\\dir\\"),
+            load_dll("C:/mods/0x00000000"),
+        ],
+    )]));
+    assert_eq!(
+        ids(&g),
+        [
+            "proc:100",
+            "api:ldrloaddll(kernel32.dll)",
+            "module:kernel32.dll",
+            "api:ldrgetprocedureaddress(kernel32.dll!sleep)",
+            "api:ldrloaddll(wshom.ocx)",
+            "module:wshom.ocx",
+        ]
+    );
+    assert_eq!(
+        edges_of(&g, &MODULE_EDGES),
+        [
+            "api-module api:ldrloaddll(kernel32.dll) -> module:kernel32.dll x4",
+            "module-api module:kernel32.dll -> api:ldrgetprocedureaddress(kernel32.dll!sleep) x2",
+            "api-module api:ldrloaddll(wshom.ocx) -> module:wshom.ocx x1",
+        ]
+    );
+    // A Cuckoo and a CAPE spelling of one import are one api node, named by identity.
+    assert_eq!(api_names(&g)[1], "LdrGetProcedureAddress(kernel32.dll!Sleep)");
+    // No identity: the display name keeps the string as given.
+    assert_eq!(
+        display_name(&mk("LdrLoadDll", "system", &[("basename", json!("C:\\Dir\\"))])),
+        "LdrLoadDll(C:\\Dir\\)"
+    );
+}
+
+#[test]
+fn rule_q3_m2_still_compares_the_string_as_given() {
+    // The identity `b.exe` is not process 200's path: no process link.
+    let g = graph(&report(vec![
+        process(200, r"C:\app\b.exe", vec![create_file(json!("0x10"), r"C:\t")]),
+        process(100, APP, vec![load_dll("b.exe"), load_dll(r"C:\APP\B.EXE")]),
+    ]));
+    assert_eq!(
+        edges_of(&g, &["api-proc", "api-nproc"]),
+        ["api-nproc api:ldrloaddll(b.exe) -> proc:200 x1"]
+    );
+    assert_eq!(
+        edges_of(&g, &MODULE_EDGES),
+        ["api-module api:ldrloaddll(b.exe) -> module:b.exe x2"]
+    );
+}
+
+#[test]
+fn rule_q4_deleting_writes() {
+    let kh = || json!("0x20");
+    let g = graph(&report(vec![process(
+        100,
+        APP,
+        vec![
+            open_key(kh(), "K"),
+            call("RegDeleteValueA", "registry", &[("key_handle", kh())]),
+            call("NtDeleteValueKey", "registry", &[("key_handle", kh())]),
+            call("RegDeleteKeyW", "registry", &[("key_handle", kh())]),
+            query_key(kh()),
+        ],
+    )]));
+    assert_eq!(
+        edges_of(&g, &HANDLE_EDGES),
+        [
+            "api-key_handle api:regopenkeyexw -> key_handle:100:0x20|k x1",
+            "api-key_handle api:regdeletevaluea -> key_handle:100:0x20|k x1",
+            "api-key_handle api:ntdeletevaluekey -> key_handle:100:0x20|k x1",
+            "api-key_handle api:regdeletekeyw -> key_handle:100:0x20|k x1",
+            "key_handle-api key_handle:100:0x20|k -> api:regqueryvalueexw x1",
         ]
     );
 }
@@ -2099,15 +2278,15 @@ fn rule_edges_args_of_first_call_minus_identity_args() {
         json!({"keep": 1})
     );
     assert_eq!(
-        args(&g, "api-module", "api:ldrloaddll(kernel32)", "module:kernel32"),
+        args(&g, "api-module", "api:ldrloaddll(kernel32.dll)", "module:kernel32.dll"),
         json!({"flags": 0, "stack_pivoted": 0})
     );
     assert_eq!(
         args(
             &g,
             "module-api",
-            "module:kernel32",
-            "api:ldrgetprocedureaddress(kernel32!iswow64process)"
+            "module:kernel32.dll",
+            "api:ldrgetprocedureaddress(kernel32.dll!iswow64process)"
         ),
         json!({"ordinal": 0})
     );
@@ -2487,8 +2666,8 @@ fn cape_loader_arguments() {
         ids(&g),
         [
             "proc:100",
-            r"api:ldrloaddll(c:\windows\system32\cryptbase.dll)",
-            r"module:c:\windows\system32\cryptbase.dll",
+            "api:ldrloaddll(cryptbase.dll)",
+            "module:cryptbase.dll",
             "api:ldrgetdllhandle(ntdll.dll)",
             "module:ntdll.dll",
             "api:ldrgetprocedureaddress(kernel32.dll!#17)",
@@ -2500,7 +2679,7 @@ fn cape_loader_arguments() {
     assert_eq!(
         edges_of(&g, &MODULE_EDGES),
         [
-            r"api-module api:ldrloaddll(c:\windows\system32\cryptbase.dll) -> module:c:\windows\system32\cryptbase.dll x1",
+            "api-module api:ldrloaddll(cryptbase.dll) -> module:cryptbase.dll x1",
             "api-module api:ldrgetdllhandle(ntdll.dll) -> module:ntdll.dll x1",
             "module-api module:kernel32.dll -> api:ldrgetprocedureaddress(kernel32.dll!#17) x1",
             "module-api module:kernel32.dll -> api:ldrgetprocedureaddress(kernel32.dll!sleep) x1",
@@ -2517,9 +2696,9 @@ fn cape_loader_arguments() {
         )
     );
     assert_eq!(
-        node(&g, r"module:c:\windows\system32\cryptbase.dll").props,
+        node(&g, "module:cryptbase.dll").props,
         NodeProps::Module {
-            name: r"c:\windows\system32\cryptbase.dll".into(),
+            name: "cryptbase.dll".into(),
             address: Some("0x75000000".into())
         }
     );
@@ -2536,8 +2715,8 @@ fn cape_loader_arguments() {
         args(
             &g,
             "api-module",
-            r"api:ldrloaddll(c:\windows\system32\cryptbase.dll)",
-            r"module:c:\windows\system32\cryptbase.dll"
+            "api:ldrloaddll(cryptbase.dll)",
+            "module:cryptbase.dll"
         ),
         json!({"Flags": "0x00000000"})
     );
@@ -2677,8 +2856,8 @@ fn process_key_order_does_not_change_the_graph() {
     let calls = || vec![load_dll(r"C:\app\a.exe"), create_file(json!("0x10"), r"C:\A")];
     let expected_ids = [
         "proc:100",
-        r"api:ldrloaddll(c:\app\a.exe)",
-        r"module:c:\app\a.exe",
+        "api:ldrloaddll(a.exe)",
+        "module:a.exe",
         "api:ntcreatefile",
         r"file_handle:100:0x10|c:\a",
     ];
@@ -2688,7 +2867,7 @@ fn process_key_order_does_not_change_the_graph() {
             assert_eq!(ids(&g), expected_ids, "calls at {at}");
             assert_eq!(
                 edges_of(&g, &["api-proc"]),
-                [r"api-proc api:ldrloaddll(c:\app\a.exe) -> proc:100 x1"],
+                ["api-proc api:ldrloaddll(a.exe) -> proc:100 x1"],
                 "calls at {at}"
             );
             assert_eq!(

@@ -121,18 +121,6 @@ impl Builder {
     }
 }
 
-/// The `:Dll` name of a module string: lowercased basename, with `.dll`
-/// added when the loader call named it without an extension (as the
-/// Windows loader does), so `KERNEL32` and `kernel32.dll` meet.
-pub fn dll_name(module: &str) -> String {
-    let base = module.rsplit('\\').next().unwrap_or(module).to_lowercase();
-    if base.contains('.') {
-        base
-    } else {
-        format!("{base}.dll")
-    }
-}
-
 /// All rows of one analysis, strings cut at `max_len` bytes.
 pub fn analysis_rows(a: &Analysis, max_len: usize) -> Rows {
     let mut b = Builder {
@@ -260,7 +248,8 @@ fn graph_rows(b: &mut Builder, analysis: &str, g: &Graph) {
                 row.push(("name", b.text(name)));
                 row.push(("address", b.opt_text(address.as_deref())));
                 b.node(label, row);
-                let k = b.shared(Label::Dll, &dll_name(name), vec![]);
+                // The module's name is its identity (rule Q3): the `:Dll` key.
+                let k = b.shared(Label::Dll, name, vec![]);
                 b.rel(Rel::ModuleRefersTo, uid.clone(), k, vec![]);
             }
             NodeProps::Handle { address, path, pid } => {
@@ -289,13 +278,6 @@ fn graph_rows(b: &mut Builder, analysis: &str, g: &Graph) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dll_names_meet_with_or_without_extension_and_path() {
-        assert_eq!(dll_name("KERNEL32"), "kernel32.dll");
-        assert_eq!(dll_name(r"c:\windows\system32\kernel32.dll"), "kernel32.dll");
-        assert_eq!(dll_name("wshom.ocx"), "wshom.ocx");
-    }
 
     #[test]
     fn long_values_are_cut_at_a_char_boundary_and_counted() {
