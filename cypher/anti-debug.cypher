@@ -2,7 +2,7 @@
 // title: Debugger checks: IsDebuggerPresent, NtQueryInformationProcess and friends
 // category: evasion
 // attack: T1622
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // param: functions = ["isdebuggerpresent", "checkremotedebuggerpresent", "ntqueryinformationprocess", "zwqueryinformationprocess", "ntsetinformationthread", "zwsetinformationthread", "outputdebugstringa", "outputdebugstringw", "ntqueryobject", "ntsystemdebugcontrol", "debugactiveprocess", "dbgbreakpoint", "dbguiremotebreakin"] | Lowercased function names that serve to detect or shake off a debugger
 // returns: report, analysis, pid, process, function, how
 // description: A process that resolved (LdrGetProcedureAddress) or called a function that

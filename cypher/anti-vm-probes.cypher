@@ -2,7 +2,7 @@
 // title: Registry keys, files, devices and modules that give away a VM or sandbox
 // category: evasion
 // attack: T1497.001
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // param: patterns = ["vbox", "virtualbox", "vmware", "vmmouse", "vmhgfs", "\\hgfs", "vmtools", "vmsrvc", "vmusrvc", "vmx_svga", "qemu", "xenservice", "prl_", "parallels", "sbiedll", "sandboxie", "cuckoomon", "api_log.dll", "dir_watch.dll", "pstorec.dll", "snxhk.dll", "avghookx.dll", "cmdvrt32.dll", "wpespy.dll", "vmcheck.dll", "ollydbg", "x64dbg", "windbg", "immunity debugger", "wireshark", "procmon", "\\hardware\\acpi\\dsdt", "\\hardware\\acpi\\fadt", "\\hardware\\acpi\\rsdt"] | Lowercased substrings of a key path, file path or module name that betray a virtual machine, sandbox or analysis tool
 // returns: report, analysis, pid, process, kind, target, indicator, apis
 // description: A process that opened or queried a registry key, opened a file or device,

@@ -5,15 +5,15 @@
 // param: min_apis = 5 | Ignore analyses with fewer distinct APIs than this (too little behaviour to compare)
 // returns: report_a, sample_a, report_b, sample_b, jaccard, shared, apis_a, apis_b
 // description: The Jaccard index |A ∩ B| / |A ∪ B| of the API sets of every pair of
-//   analyses, most similar first. An API here is the api node's display name, lowercased
-//   and with ".dll" removed, so that a Cuckoo LdrGetProcedureAddress(kernel32!Sleep) and
-//   a CAPE LdrGetProcedureAddress(kernel32.dll!Sleep) count as the same behaviour. High
+//   analyses, most similar first. An API here is the api node's display name, lowercased;
+//   loader APIs name their module by its identity (graph rule Q3), so a Cuckoo and a CAPE
+//   analysis both give LdrGetProcedureAddress(kernel32.dll!Sleep). High
 //   similarity between samples with different hashes points to one code base (repacked
 //   builds, versions of one family); it complements the indicator queries, which link
 //   samples by what they touched rather than by how they behave.
 CALL {
   MATCH (x:Api)
-  RETURN DISTINCT x.analysis AS an, replace(toLower(x.name), '.dll', '') AS api
+  RETURN DISTINCT x.analysis AS an, toLower(x.name) AS api
 }
 WITH an, collect(api) AS apis
 WHERE size(apis) >= $min_apis

@@ -1,7 +1,7 @@
 // name: files-written-then-executed
 // title: Files a process wrote and a process then ran
 // category: process
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // param: write_apis = ["NtWriteFile", "WriteFile", "WriteFileEx", "NtWriteFileGather"] | Raw API names that write file content
 // param: creation_apis = ["CreateProcessInternalW", "CreateProcessA", "CreateProcessW", "CreateProcessAsUserA", "CreateProcessAsUserW", "CreateProcessWithLogonW", "CreateProcessWithTokenW", "NtCreateUserProcess", "NtCreateProcess", "NtCreateProcessEx", "RtlCreateUserProcess", "ShellExecuteExW", "WinExec"] | Raw API names that start a process
 // returns: report, analysis, writer_pid, writer, path, pid, process, how

@@ -1,7 +1,7 @@
 // name: nearest-neighbours
 // title: The k analyses whose API sets are most similar to a given one
 // category: cross-sample
-// param: analysis = "" | Analysis id (sha256 of the report file), report file name or sample sha256; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it), report file name or sample sha256; "" for every analysis
 // param: k = 3 | How many neighbours to list per analysis
 // param: min_apis = 5 | Ignore analyses with fewer distinct APIs than this
 // returns: report, sample, rank, neighbour_report, neighbour_sample, jaccard, shared
@@ -16,7 +16,7 @@ WHERE t.id = $analysis OR t.report = $analysis OR EXISTS { (t)-[:OF_SAMPLE]->(:S
 WITH collect(t.id) AS targets
 CALL {
   MATCH (x:Api)
-  RETURN DISTINCT x.analysis AS an, replace(toLower(x.name), '.dll', '') AS api
+  RETURN DISTINCT x.analysis AS an, toLower(x.name) AS api
 }
 WITH targets, an, collect(api) AS apis
 WHERE size(apis) >= $min_apis

@@ -2,7 +2,7 @@
 // title: Domains and IP addresses each analysis contacted
 // category: network
 // attack: T1071
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // returns: report, analysis, kind, indicator, resolves_to, resolved_from, seen_in
 // description: The hosts and addresses in each report's network section, with the
 //   resolutions the sandbox saw (any analysis's DNS answers: :Domain-[:RESOLVES_TO]->

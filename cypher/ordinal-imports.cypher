@@ -2,7 +2,7 @@
 // title: Functions resolved by ordinal instead of by name
 // category: loader
 // attack: T1027.007
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // returns: report, analysis, pid, process, module, ordinal, calls
 // description: LdrGetProcedureAddress calls that named no function, only an export
 //   ordinal (shown as module!#ordinal). Resolving by number hides which function is

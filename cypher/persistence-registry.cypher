@@ -2,7 +2,7 @@
 // title: Autostart registry keys written: Run/RunOnce, services, Winlogon, IFEO
 // category: persistence
 // attack: T1547.001
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // param: write_apis = ["RegSetValueExA", "RegSetValueExW", "RegSetValueA", "RegSetValueW", "RegSetKeyValueA", "RegSetKeyValueW", "NtSetValueKey", "ZwSetValueKey"] | Raw API names that write a registry value
 // returns: report, analysis, pid, process, mechanism, key, apis, writes, first_write
 // description: A process that wrote a value under a key Windows reads at boot or logon:

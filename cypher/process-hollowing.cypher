@@ -2,7 +2,7 @@
 // title: Process hollowing: create a process, unmap its image, write a new one
 // category: injection
 // attack: T1055.012
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // returns: report, analysis, parent_pid, parent, target_pid, target, target_path, steps, suspended
 // description: A process that created another process and then unmapped that process's
 //   image (NtUnmapViewOfSection) and wrote into it (NtWriteVirtualMemory,

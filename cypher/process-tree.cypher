@@ -1,7 +1,7 @@
 // name: process-tree
 // title: Process tree of each analysis
 // category: process
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // param: creation_apis = ["CreateProcessInternalW", "CreateProcessA", "CreateProcessW", "CreateProcessAsUserA", "CreateProcessAsUserW", "CreateProcessWithLogonW", "CreateProcessWithTokenW", "NtCreateUserProcess", "NtCreateProcess", "NtCreateProcessEx", "RtlCreateUserProcess"] | APIs whose api-nproc edge means "created that process"
 // returns: report, analysis, depth, pid, ppid, name, path, lineage, created_by
 // description: Every process the sandbox watched, plus every process one of them created,

@@ -2,7 +2,7 @@
 // title: Memory writes, threads, APCs and section maps aimed at another process
 // category: injection
 // attack: T1055
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // param: apis = ["NtWriteVirtualMemory", "WriteProcessMemory", "NtWow64WriteVirtualMemory64", "NtMapViewOfSection", "NtUnmapViewOfSection", "NtCreateThreadEx", "NtCreateThread", "CreateRemoteThread", "CreateRemoteThreadEx", "RtlCreateUserThread", "NtQueueApcThread", "NtQueueApcThreadEx", "QueueUserAPC", "NtSetContextThread", "SetThreadContext", "NtAllocateVirtualMemory", "VirtualAllocEx", "NtProtectVirtualMemory", "VirtualProtectEx"] | Raw API names that act on another process's memory or threads
 // returns: report, analysis, source_pid, source, target_pid, target, apis, calls
 // description: A process that writes into, maps a section into, allocates or protects

@@ -2,7 +2,7 @@
 // title: A sample deleting its own image (or its dropper's)
 // category: evasion
 // attack: T1070.004
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // returns: report, analysis, pid, process, path, image_of_pid, image_of, api
 // description: A process marked for deletion (NtSetInformationFile with
 //   FileDispositionInformation, class 13 or 64) or deleted a file that is the image of a

@@ -1,7 +1,7 @@
 // name: signatures
 // title: Sandbox signatures that matched, with severity and ATT&CK techniques
 // category: triage
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // param: min_severity = 1 | Only signatures this report rated at least this severe
 // returns: report, analysis, signature, severity, attack, description, seen_in
 // description: Every signature each report says matched, with the severity the report

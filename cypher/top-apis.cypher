@@ -1,7 +1,7 @@
 // name: top-apis
 // title: The most called APIs, over all analyses or in one
 // category: triage
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // param: limit = 25 | How many APIs to list
 // returns: api, category, calls, processes, analyses
 // description: APIs by the number of calls that reached the graph (the proc-api count),

@@ -1,7 +1,7 @@
 // name: triage-overview
 // title: One line per analysis: size, top APIs, top DLLs, signatures, indicators
 // category: triage
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // param: top = 5 | How many APIs and DLLs to list per analysis
 // returns: report, analysis, format, sample, score, processes, nodes, edges, top_apis, top_dlls, signatures, max_severity, mutexes, hosts, dropped
 // description: The first look at what is in the database: for each analysis its report

@@ -1,7 +1,7 @@
 // name: unique-behaviours
 // title: Behaviours seen in only one analysis
 // category: cross-sample
-// param: analysis = "" | Analysis id (sha256 of the report file) or report file name; "" for every analysis
+// param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it) or report file name; "" for every analysis
 // param: kinds = ["api", "file", "registry", "dll", "mutex", "domain", "ip"] | Which kinds of behaviour to compare
 // returns: report, analysis, kind, value
 // description: APIs (compared as in api-similarity), file paths, registry keys, DLLs,
@@ -12,7 +12,7 @@
 //   corpus, the more meaningful "only here" becomes.
 CALL {
   MATCH (x:Api)
-  RETURN DISTINCT x.analysis AS an, 'api' AS kind, replace(toLower(x.name), '.dll', '') AS value
+  RETURN DISTINCT x.analysis AS an, 'api' AS kind, toLower(x.name) AS value
   UNION
   MATCH (h:FileHandle)-[:REFERS_TO]->(f:File)
   RETURN DISTINCT h.analysis AS an, 'file' AS kind, f.path AS value

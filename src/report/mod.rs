@@ -105,7 +105,7 @@ pub struct SampleInfo {
 /// Everything a report yields besides its calls.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReportMeta {
-    /// SHA-256 of the file's bytes as stored (compressed bytes for `.json.gz`).
+    /// The analysis id: BLAKE3 of the JSON bytes after decompression (spec section 1).
     pub id: String,
     /// The file name, without directories.
     pub report: String,

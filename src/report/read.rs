@@ -516,6 +516,23 @@ mod tests {
     }
 
     #[test]
+    fn the_analysis_id_is_the_blake3_of_the_json_whether_gzipped_or_streamed() {
+        use std::io::Write;
+        let json = br#"{"behavior": {"processes": []}}"#;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(json).unwrap();
+        let gzipped = gz.finish().unwrap();
+        let want = blake3::hash(json).to_hex().to_string();
+        let limits = ReadLimits::default();
+        for stored in [&json[..], &gzipped[..]] {
+            let whole = read_report_bytes("r.json", stored, limits, &mut Nothing).unwrap();
+            assert_eq!(whole.id, want);
+            let streamed = read_report_streamed("r.json", stored, limits, &mut Nothing).unwrap();
+            assert_eq!(streamed.id, want);
+        }
+    }
+
+    #[test]
     fn byte_order_marks_are_named() {
         let bom = read_report_bytes("r.json", b"\xef\xbb\xbf{}", ReadLimits::default(), &mut Nothing);
         assert!(bom.unwrap_err().to_string().contains("byte order mark"));

@@ -4,7 +4,7 @@
 //! line stands alone):
 //!
 //! ```json
-//! {"analysis":"<sha256 of the report>","report":"r.json.gz","format":"cape",
+//! {"analysis":"<analysis id>","report":"r.json.gz","format":"cape",
 //!  "sample":"<sha256>","label":"agenttesla",
 //!  "node_types":["proc","api","module","file_handle","key_handle"],
 //!  "edge_types":["proc-api","api-proc",…,"module-api"],

@@ -381,7 +381,7 @@ fn dynamic_api_resolution(c: &Ctx) {
     let rows = c.run("dynamic-api-resolution", &[]);
     hit(
         &rows,
-        json!({"report": DROPPER, "pid": 2412, "process": "payroll_update.exe", "module": "kernel32",
+        json!({"report": DROPPER, "pid": 2412, "process": "payroll_update.exe", "module": "kernel32.dll",
                "function": "CreateRemoteThread", "calls": 1}),
     );
     hit(
@@ -519,22 +519,19 @@ fn loaded_dlls(c: &Ctx) {
     all_of(&rows, "report", json!(DROPPER));
     hit(
         &rows,
-        json!({"dll": "kernel32.dll", "modules": ["kernel32", "kernel32.dll"], "loaded_by": ["LdrGetDllHandle"],
-               "functions": 5}),
+        json!({"dll": "kernel32.dll", "loaded_by": ["LdrGetDllHandle"], "functions": 5}),
     );
     hit(
         &rows,
-        json!({"dll": "ws2_32.dll", "modules": ["ws2_32"], "loaded_by": ["LdrLoadDll", "LdrUnloadDll"], "functions": 1}),
+        json!({"dll": "ws2_32.dll", "loaded_by": ["LdrLoadDll", "LdrUnloadDll"], "functions": 1}),
     );
     // uxtheme is in the default module ignore list (rule M1); crypt32 is the stealer's.
     no_hit(&rows, json!({"dll": "uxtheme.dll"}));
     no_hit(&rows, json!({"dll": "crypt32.dll"}));
     let stealer = c.run("loaded-dlls", &[("analysis", STEALER)]);
-    // A full path is not in the ignore list: it is kept, under its basename.
-    hit(
-        &stealer,
-        json!({"dll": "uxtheme.dll", "modules": [r"c:\windows\system32\uxtheme.dll"], "loaded_by": ["LdrLoadDll"]}),
-    );
+    // The ignore list compares module identities (rule Q3): a full path is ignored too.
+    no_hit(&stealer, json!({"dll": "uxtheme.dll"}));
+    hit(&stealer, json!({"dll": "advapi32.dll", "loaded_by": ["LdrLoadDll"]}));
     hit(&stealer, json!({"dll": "crypt32.dll", "functions": 1}));
 }
 
@@ -542,7 +539,7 @@ fn ordinal_imports(c: &Ctx) {
     let rows = c.run("ordinal-imports", &[]);
     hit(
         &rows,
-        json!({"report": DROPPER, "pid": 2412, "process": "payroll_update.exe", "module": "ws2_32", "ordinal": 115, "calls": 1}),
+        json!({"report": DROPPER, "pid": 2412, "process": "payroll_update.exe", "module": "ws2_32.dll", "ordinal": 115, "calls": 1}),
     );
     hit(
         &rows,
@@ -553,7 +550,7 @@ fn ordinal_imports(c: &Ctx) {
         json!({"report": STEALER, "pid": 4020, "module": "ws2_32.dll", "ordinal": 115}),
     );
     // kernel32 functions are all resolved by name.
-    no_hit(&rows, json!({"report": DROPPER, "module": "kernel32"}));
+    no_hit(&rows, json!({"report": DROPPER, "module": "kernel32.dll"}));
 }
 
 fn network_contacts(c: &Ctx) {
