@@ -7,8 +7,10 @@ use super::schema::{Label, Rel};
 use crate::model::{Analysis, Graph, NodeProps};
 use std::collections::{BTreeMap, HashSet};
 
-/// Indexed keys longer than this are cut: Neo4j refuses index entries over
-/// about 8 KB, and no real path or name comes close.
+/// Keys and indexed properties longer than this (in UTF-8 bytes, marker
+/// included) are cut: Neo4j refuses an index entry over about 8 KB (8167
+/// bytes in its range index), which would fail the whole batch or leave an
+/// imported index FAILED; no real path or name comes close.
 pub const MAX_KEY_BYTES: usize = 4000;
 
 /// Marker appended to a value that was cut.
@@ -79,27 +81,47 @@ struct Builder {
 }
 
 impl Builder {
-    fn cut(&mut self, s: &str, max: usize) -> String {
+    /// Cut `s` to at most `max` bytes, marker included, at a character
+    /// boundary, and count it. A value cut once is never cut or counted again.
+    fn cut(&mut self, s: &mut String, max: usize) {
         if s.len() <= max {
-            return s.to_owned();
+            return;
         }
         self.rows.truncated += 1;
-        let mut end = max;
+        let mut end = max.saturating_sub(TRUNCATION_MARKER.len());
         while !s.is_char_boundary(end) {
             end -= 1;
         }
-        format!("{}{TRUNCATION_MARKER}", &s[..end])
+        s.truncate(end);
+        s.push_str(TRUNCATION_MARKER);
     }
+    /// A string value, cut later by where it is written ([`Builder::node`], [`Builder::rel`]).
     fn text(&mut self, s: &str) -> Prop {
-        Prop::Str(self.cut(s, self.max_len))
+        Prop::Str(s.to_owned())
     }
     fn opt_text(&mut self, s: Option<&str>) -> Prop {
         s.map_or(Prop::Null, |s| self.text(s))
     }
     fn key(&mut self, s: &str) -> Prop {
-        Prop::Str(self.cut(s, MAX_KEY_BYTES))
+        let mut s = s.to_owned();
+        self.cut(&mut s, MAX_KEY_BYTES);
+        Prop::Str(s)
     }
-    fn node(&mut self, label: Label, row: Row) {
+    /// Strings of a node row are cut: the key and indexed properties to
+    /// [`MAX_KEY_BYTES`], the others to `limits.max_string_len`.
+    fn node(&mut self, label: Label, mut row: Row) {
+        for (name, value) in &mut row {
+            if let Prop::Str(s) = value {
+                let max = if *name == label.key() {
+                    MAX_KEY_BYTES
+                } else if label.indexed().contains(name) {
+                    MAX_KEY_BYTES.min(self.max_len)
+                } else {
+                    self.max_len
+                };
+                self.cut(s, max);
+            }
+        }
         self.rows.nodes.entry(label).or_default().push(row);
     }
     /// A shared node, once per analysis.
@@ -114,14 +136,21 @@ impl Builder {
         }
         k
     }
+    /// `from` and `to` are keys (already cut); other strings are cut to `limits.max_string_len`.
     fn rel(&mut self, rel: Rel, from: Prop, to: Prop, mut extra: Row) {
+        for (_, value) in &mut extra {
+            if let Prop::Str(s) = value {
+                self.cut(s, self.max_len);
+            }
+        }
         let mut row = vec![("from", from), ("to", to)];
         row.append(&mut extra);
         self.rows.rels.entry(rel).or_default().push(row);
     }
 }
 
-/// All rows of one analysis, strings cut at `max_len` bytes.
+/// All rows of one analysis, strings cut at `max_len` bytes (keys and
+/// indexed properties at [`MAX_KEY_BYTES`]).
 pub fn analysis_rows(a: &Analysis, max_len: usize) -> Rows {
     let mut b = Builder {
         rows: Rows::default(),
@@ -283,11 +312,71 @@ mod tests {
     fn long_values_are_cut_at_a_char_boundary_and_counted() {
         let mut b = Builder {
             rows: Rows::default(),
-            max_len: 4,
+            max_len: 18,
             seen: HashSet::new(),
         };
-        assert_eq!(b.text("ab€defgh"), Prop::Str(format!("ab{TRUNCATION_MARKER}")));
-        assert_eq!(b.text("abc"), Prop::Str("abc".into()));
+        // 18 bytes leave 4 before the marker, inside the euro sign.
+        let mut s = "ab€defgh-ijklmnopqrstuvwxyz".to_owned();
+        b.cut(&mut s, 18);
+        assert_eq!(s, format!("ab{TRUNCATION_MARKER}"));
+        assert!(s.len() <= 18);
+        // Cut once, never again.
+        b.cut(&mut s, 18);
+        let mut short = "abc".to_owned();
+        b.cut(&mut short, 18);
+        assert_eq!(short, "abc");
         assert_eq!(b.rows.truncated, 1);
+    }
+
+    /// Neo4j's index key limit: no key or indexed property over
+    /// [`MAX_KEY_BYTES`], whatever the report holds, and every other string
+    /// within `max_string_len`.
+    #[test]
+    fn keys_and_indexed_properties_fit_the_index_key_limit() {
+        for len in [10_000, 100_000] {
+            let long = "é".repeat(len / 2);
+            let report = serde_json::json!({
+                "info": {"version": "2.0.7"},
+                "target": {"file": {"sha256": "ab".repeat(32), "name": long}},
+                "behavior": {"processes": [{
+                    "pid": 100, "ppid": 1, "process_name": long, "process_path": long,
+                    "calls": [
+                        {"category": "file", "api": long, "arguments": {"file_handle": "0x10", "filepath": long}},
+                        {"category": "registry", "api": "RegOpenKeyExW",
+                         "arguments": {"key_handle": "0x20", "regkey": long}},
+                        {"category": "system", "api": "LdrLoadDll", "arguments": {"basename": long}}
+                    ]
+                }], "summary": {"mutex": [long]}},
+                "signatures": [{"name": long, "description": long, "severity": 1}]
+            });
+            let bytes = serde_json::to_vec(&report).unwrap();
+            let cfg = crate::model::GraphConfig::default();
+            let a = crate::pipeline::build_bytes(&bytes, "r.json", &cfg, Default::default()).unwrap();
+            let max_len = 64 * 1024;
+            let rows = analysis_rows(&a, max_len);
+            for (label, rows) in &rows.nodes {
+                for row in rows {
+                    for (name, value) in row {
+                        let Prop::Str(v) = value else { continue };
+                        let limit = if *name == label.key() || label.indexed().contains(name) {
+                            MAX_KEY_BYTES
+                        } else {
+                            max_len
+                        };
+                        assert!(v.len() <= limit, "{label:?}.{name}: {} bytes", v.len());
+                    }
+                }
+            }
+            for rows in rows.rels.values() {
+                for row in rows {
+                    for (_, value) in row {
+                        if let Prop::Str(v) = value {
+                            assert!(v.len() <= max_len);
+                        }
+                    }
+                }
+            }
+            assert!(rows.truncated >= 10, "{}", rows.truncated);
+        }
     }
 }

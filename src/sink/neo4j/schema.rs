@@ -96,6 +96,19 @@ impl Label {
         }
     }
 
+    /// Properties with an index besides the key's (see [`schema_statements`]):
+    /// their values are cut to `rows::MAX_KEY_BYTES`, as keys are.
+    pub fn indexed(self) -> &'static [&'static str] {
+        match self {
+            Label::Api => &["analysis", "name", "api"],
+            Label::Process => &["analysis", "name"],
+            Label::FileHandle | Label::KeyHandle => &["analysis", "path"],
+            Label::Module => &["analysis"],
+            Label::Analysis => &["complete"],
+            _ => &[],
+        }
+    }
+
     /// How a property written by several analyses settles, whatever the
     /// order they arrive in: shared nodes keep the least (or, for a
     /// severity, the greatest) value any report gave, so two ingesters
@@ -298,23 +311,15 @@ pub fn schema_statements() -> Vec<String> {
             )
         })
         .collect();
-    let mut index = |label: Label, prop: &str| {
-        v.push(format!(
-            "CREATE INDEX {}_{} IF NOT EXISTS FOR (n:{}) ON (n.{prop})",
-            label.name().to_lowercase(),
-            prop,
-            label.name()
-        ))
-    };
-    index(Label::Api, "name");
-    index(Label::Api, "api");
-    index(Label::Process, "name");
-    index(Label::FileHandle, "path");
-    index(Label::KeyHandle, "path");
-    for l in Label::BEHAVIOUR {
-        index(l, "analysis");
+    for label in Label::ALL {
+        for prop in label.indexed() {
+            v.push(format!(
+                "CREATE INDEX {}_{prop} IF NOT EXISTS FOR (n:{}) ON (n.{prop})",
+                label.name().to_lowercase(),
+                label.name()
+            ));
+        }
     }
-    index(Label::Analysis, "complete");
     v
 }
 
