@@ -1426,7 +1426,7 @@ fn cmd_write(args: &[String]) -> Result<()> {
             .db(neo.database.as_str())
             .max_connections(1)
             .build()?;
-        let graph = neo4rs::Graph::connect(config).await?;
+        let graph = neo4rs::Graph::connect(config)?;
         if o.has("--schema") {
             for s in schema_statements() {
                 graph.run(neo4rs::query(&s)).await?;

@@ -82,8 +82,7 @@ impl Conn {
             .db(self.database.as_str())
             .build()
             .expect("config");
-        rt().block_on(neo4rs::Graph::connect(config))
-            .unwrap_or_else(|e| panic!("cannot reach the test database at {}: {e}", self.uri))
+        neo4rs::Graph::connect(config).unwrap_or_else(|e| panic!("cannot reach the test database at {}: {e}", self.uri))
     }
 }
 

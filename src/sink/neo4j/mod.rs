@@ -149,7 +149,8 @@ fn connect_reason(e: &neo4rs::Error) -> String {
                 _ => format!("the server refused: {code}: {message}"),
             }
         }
-        neo4rs::Error::UnsupportedVersion(_)
+        neo4rs::Error::UnsupportedVersion(..)
+        | neo4rs::Error::ProtocolMismatch(_)
         | neo4rs::Error::UnexpectedMessage(_)
         | neo4rs::Error::UnknownMessage(_) => {
             format!("the server did not answer as a Bolt server ({e})")
@@ -183,16 +184,8 @@ impl Neo4jSink {
             .build()
             .map_err(|e| fail(e.to_string()))?;
         let timeout = Duration::from_secs(neo.connect_timeout_secs.max(1));
-        let graph = match tokio::time::timeout(timeout, Graph::connect(config.clone())).await {
-            Err(_) => {
-                return Err(fail(format!(
-                    "no answer within {}s (is it a Bolt server?)",
-                    timeout.as_secs()
-                )))
-            }
-            Ok(Err(e)) => return Err(fail(connect_reason(&e))),
-            Ok(Ok(g)) => g,
-        };
+        // The pool connects lazily: the ping below is the first connection.
+        let graph = Graph::connect(config.clone()).map_err(|e| fail(connect_reason(&e)))?;
         let sink = Neo4jSink {
             graph: std::sync::Mutex::new(graph),
             config,
@@ -255,7 +248,7 @@ impl Neo4jSink {
     /// abandoned attempt's connection may still get the server's late
     /// answers, and must never serve (and misread them for) the next attempt.
     async fn renew_pool(&self) {
-        if let Ok(fresh) = Graph::connect(self.config.clone()).await {
+        if let Ok(fresh) = Graph::connect(self.config.clone()) {
             *self.graph.lock().unwrap_or_else(|e| e.into_inner()) = fresh;
         }
     }
