@@ -14,18 +14,15 @@
 //   registry, file or module; indicator is the first pattern that matched.
 MATCH (a:Analysis)
 WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
-CALL {
-  WITH a
+CALL (a) {
   MATCH (h:KeyHandle {analysis: a.id})-[:REFERS_TO]->(k:RegistryKey)
   MATCH (api:Api)-[:API_KEY_HANDLE|KEY_HANDLE_API]-(h)
   RETURN h.pid AS pid, 'registry' AS kind, h.path AS target, k.path AS key, api.name AS api
   UNION
-  WITH a
   MATCH (h:FileHandle {analysis: a.id})-[:REFERS_TO]->(f:File)
   MATCH (api:Api)-[:API_FILE_HANDLE|FILE_HANDLE_API]-(h)
   RETURN h.pid AS pid, 'file' AS kind, h.path AS target, f.path AS key, api.name AS api
   UNION
-  WITH a
   MATCH (m:Module {analysis: a.id})-[:API_MODULE|MODULE_API]-(api:Api)<-[:PROC_API]-(p:Process)
   RETURN p.pid AS pid, 'module' AS kind, m.name AS target, m.name AS key, api.name AS api
 }

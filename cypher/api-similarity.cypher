@@ -11,7 +11,7 @@
 //   similarity between samples with different hashes points to one code base (repacked
 //   builds, versions of one family); it complements the indicator queries, which link
 //   samples by what they touched rather than by how they behave.
-CALL {
+CALL () {
   MATCH (x:Api)
   RETURN DISTINCT x.analysis AS an, toLower(x.name) AS api
 }
@@ -27,7 +27,8 @@ WHERE x.an < y.an
 WITH x.an AS i, y.an AS j, x.n AS na, y.n AS nb, count(*) AS shared
 WITH i, j, na, nb, shared, toFloat(shared) / (na + nb - shared) AS jaccard
 WHERE jaccard >= $min_jaccard
-MATCH (a:Analysis {id: i}), (b:Analysis {id: j})
+MATCH (a:Analysis {id: i})
+MATCH (b:Analysis {id: j})
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(sa:Sample)
 OPTIONAL MATCH (b)-[:OF_SAMPLE]->(sb:Sample)
 WITH a, b, sa, sb, na, nb, shared, round(jaccard * 1000) / 1000.0 AS jaccard,

@@ -18,13 +18,11 @@ WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
 MATCH (w:Api)-[:API_FILE_HANDLE]->(h:FileHandle {analysis: a.id})-[:REFERS_TO]->(f:File)
 WHERE w.api IN $write_apis
 WITH DISTINCT a, h.pid AS writer_pid, h.path AS written, f
-CALL {
-  WITH a, f
+CALL (a, f) {
   MATCH (a)-[:HAS_PROCESS]->(p:Process)
   WHERE toLower(p.path) = f.path
   RETURN p.pid AS pid, 'image' AS how
   UNION
-  WITH a, f
   MATCH (c:Api {analysis: a.id})-[r:API_NPROC]->(p:Process)
   WHERE c.api IN $creation_apis AND toLower(r.args) CONTAINS replace(f.path, '\\', '\\\\')
   RETURN p.pid AS pid, c.api AS how

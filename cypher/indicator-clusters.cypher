@@ -16,7 +16,7 @@
 //   connected components of the "shares at least k" relation, computed in plain Cypher.
 MATCH (x:Analysis)
 WITH count(x) AS total
-CALL {
+CALL () {
   MATCH (h:FileHandle)-[:REFERS_TO]->(f:File)
   RETURN DISTINCT h.analysis AS an, 'file:' + f.path AS indicator
   UNION

@@ -14,7 +14,7 @@
 OPTIONAL MATCH (t:Analysis)
 WHERE t.id = $analysis OR t.report = $analysis OR EXISTS { (t)-[:OF_SAMPLE]->(:Sample {sha256: $analysis}) }
 WITH collect(t.id) AS targets
-CALL {
+CALL () {
   MATCH (x:Api)
   RETURN DISTINCT x.analysis AS an, toLower(x.name) AS api
 }

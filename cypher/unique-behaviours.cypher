@@ -10,7 +10,7 @@
 //   first: the one-off resolved function, the key nobody else writes, the host nobody
 //   else calls. The answer depends on what is ingested: the larger and more varied the
 //   corpus, the more meaningful "only here" becomes.
-CALL {
+CALL () {
   MATCH (x:Api)
   RETURN DISTINCT x.analysis AS an, 'api' AS kind, toLower(x.name) AS value
   UNION
