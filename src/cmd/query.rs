@@ -17,6 +17,18 @@ pub enum QueryAction {
     Show { name: String },
     /// Run a query against the database and print its rows.
     Run(RunArgs),
+    /// Check the query pack against the database: `EXPLAIN` each query with
+    /// its default parameters; a syntax error or any server notification
+    /// (deprecation, performance warning) fails the check.
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// Queries to check (default: all).
+    pub names: Vec<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -80,38 +92,97 @@ pub fn run(config: Option<&Path>, action: QueryAction) -> i32 {
                     return EXIT_USAGE;
                 }
             };
-            let mut overrides = Vec::new();
-            if let Err(e) = args.db.overrides(&mut overrides) {
-                eprintln!("error: {e}");
-                return EXIT_USAGE;
+            with_database(config, &args.db, |sink| async move {
+                match sink.query_rows(&q.cypher, &params).await {
+                    Ok((rows, notes)) => {
+                        for note in notes {
+                            eprintln!("warning: query {}: {note}", q.name);
+                        }
+                        let mut out = std::io::stdout().lock();
+                        match print_rows(&mut out, q, &rows, args.format).and_then(|()| out.flush()) {
+                            Ok(()) => EXIT_OK,
+                            Err(e) => {
+                                eprintln!("error: writing the rows: {e}");
+                                EXIT_FAILED
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("error: query {}: {e}", q.name);
+                        EXIT_FAILED
+                    }
+                }
+            })
+        }
+        QueryAction::Check(args) => {
+            let mut chosen = Vec::new();
+            for name in &args.names {
+                let Some(q) = find(name) else { return EXIT_USAGE };
+                chosen.push(q);
             }
-            let Some(settings) = load_settings(config, &overrides) else {
-                return EXIT_USAGE;
-            };
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => rt,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return EXIT_FAILED;
+            if chosen.is_empty() {
+                chosen = all.iter().collect();
+            }
+            with_database(config, &args.db, |sink| async move {
+                let mut failed = 0;
+                for q in &chosen {
+                    let defaults = q.params.iter().map(|p| (p.name.clone(), p.default.clone())).collect();
+                    match sink.query_rows(&format!("EXPLAIN {}", q.cypher), &defaults).await {
+                        Ok((_, notes)) if notes.is_empty() => println!("ok       {}", q.name),
+                        Ok((_, notes)) => {
+                            failed += 1;
+                            for note in notes {
+                                println!("warning  {}: {note}", q.name);
+                            }
+                        }
+                        Err(e) => {
+                            failed += 1;
+                            println!("error    {}: {e}", q.name);
+                        }
+                    }
                 }
-            };
-            let rows = rt.block_on(async {
-                let sink = Neo4jSink::connect(&settings.neo4j, &settings.ingest).await?;
-                sink.query_rows(&q.cypher, &params).await
-            });
-            match rows {
-                Ok(rows) => {
-                    let mut out = std::io::stdout().lock();
-                    let _ = print_rows(&mut out, q, &rows, args.format);
+                println!("{} passed, {failed} failed", chosen.len() - failed);
+                if failed == 0 {
                     EXIT_OK
-                }
-                Err(e) => {
-                    eprintln!("error: query {}: {e}", q.name);
+                } else {
                     EXIT_FAILED
                 }
-            }
+            })
         }
     }
+}
+
+/// Connect with the settings (and command-line overrides) and run `work`;
+/// its exit code, or the connection error's.
+fn with_database<F, Fut>(config: Option<&Path>, db: &DbArgs, work: F) -> i32
+where
+    F: FnOnce(Neo4jSink) -> Fut,
+    Fut: std::future::Future<Output = i32>,
+{
+    let mut overrides = Vec::new();
+    if let Err(e) = db.overrides(&mut overrides) {
+        eprintln!("error: {e}");
+        return EXIT_USAGE;
+    }
+    let Some(settings) = load_settings(config, &overrides) else {
+        return EXIT_USAGE;
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILED;
+        }
+    };
+    rt.block_on(async {
+        match Neo4jSink::connect(&settings.neo4j, &settings.ingest).await {
+            Ok(sink) => work(sink).await,
+            Err(e) => {
+                eprintln!("error: {e}");
+                EXIT_FAILED
+            }
+        }
+    })
 }
 
 /// Declared defaults, overridden by `--param key=value`.

@@ -12,6 +12,11 @@
 //! a query's header declares under `returns` comes back from the database and
 //! that no undeclared one does.
 //!
+//! Before the cases, `graphmalw query check` must pass: `EXPLAIN` of every
+//! query with its defaults gives no error and no server notification (Neo4j
+//! reports deprecated syntax and cartesian products that way), and no query
+//! run of a case may print a warning.
+//!
 //! `every_shipped_query_has_a_case_here` fails when `graphmalw query list`
 //! shows a query without a case below (or a case names no query), so a query
 //! cannot be added without its test.
@@ -94,6 +99,12 @@ impl Ctx {
             o.status.success(),
             "query run {name} {params:?} failed ({:?}): {}",
             o.status.code(),
+            stderr(&o)
+        );
+        // Neo4j's notifications (deprecations, performance hints) come out as warnings.
+        assert!(
+            !stderr(&o).contains("warning:"),
+            "query run {name} {params:?}: the server sent notifications:\n{}",
             stderr(&o)
         );
         let v: Value = serde_json::from_slice(&o.stdout)
@@ -230,6 +241,17 @@ fn every_query_finds_its_hits_and_not_its_non_hits() {
     let args: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
     let o = conn.ingest(&db::strs(&args));
     assert!(o.status.success(), "ingest failed: {}", stderr(&o));
+
+    // EXPLAIN of every query, with its defaults: no error and no notification
+    // (on Neo4j 5.26: no deprecated syntax, no cartesian product…).
+    let check = conn.command(&["query", "check"]).output().expect("graphmalw runs");
+    let report = stdout(&check);
+    assert!(
+        check.status.success() && report.contains(&format!("{} passed, 0 failed", CASES.len())),
+        "query check ({:?}):\n{report}{}",
+        check.status.code(),
+        stderr(&check)
+    );
 
     let mut ctx = Ctx {
         conn,

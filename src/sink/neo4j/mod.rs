@@ -167,6 +167,13 @@ fn connect_reason(e: &neo4rs::Error) -> String {
     }
 }
 
+/// One notification as a line: `CODE: description`.
+fn notification_line(n: &neo4rs::summary::Notification) -> String {
+    let code = n.code.as_deref().unwrap_or("notification");
+    let text = n.description.as_deref().or(n.title.as_deref()).unwrap_or("");
+    format!("{code}: {}", text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
 impl Neo4jSink {
     /// Connect and check the credentials and database with a trivial query.
     pub async fn connect(neo: &Neo4jSettings, ingest: &IngestSettings) -> Result<Neo4jSink, DbError> {
@@ -198,7 +205,7 @@ impl Neo4jSink {
             let mut txn = sink.graph().start_txn_on(sink.database.as_str()).await?;
             let mut rows = txn.execute(neo4rs::query("RETURN 1 AS ok")).await?;
             while rows.next(txn.handle()).await?.is_some() {}
-            txn.commit().await
+            txn.commit().await.map(drop)
         };
         match tokio::time::timeout(timeout, ping).await {
             Err(_) => Err(fail(format!(
@@ -215,7 +222,7 @@ impl Neo4jSink {
         self.with_retry(what, || async {
             let mut txn = self.graph().start_txn_on(self.database.as_str()).await?;
             txn.run(make()).await?;
-            txn.commit().await
+            txn.commit().await.map(drop)
         })
         .await
     }
@@ -226,6 +233,16 @@ impl Neo4jSink {
         what: &str,
         make: impl Fn() -> Query,
     ) -> Result<Vec<T>, DbError> {
+        Ok(self.fetch_noted(what, make).await?.0)
+    }
+
+    /// [`Neo4jSink::fetch`], with the notifications the server sent about
+    /// the statement (deprecations, performance hints…) as readable lines.
+    async fn fetch_noted<T: serde::de::DeserializeOwned>(
+        &self,
+        what: &str,
+        make: impl Fn() -> Query,
+    ) -> Result<(Vec<T>, Vec<String>), DbError> {
         self.with_retry(what, || async {
             let mut txn = self.graph().start_txn_on(self.database.as_str()).await?;
             let mut stream = txn.execute(make()).await?;
@@ -233,8 +250,9 @@ impl Neo4jSink {
             while let Some(row) = stream.next(txn.handle()).await? {
                 out.push(row.to::<T>().map_err(neo4rs::Error::DeserializationError)?);
             }
+            let summary = stream.finish(txn.handle()).await?;
             txn.commit().await?;
-            Ok(out)
+            Ok((out, summary.notifications().iter().map(notification_line).collect()))
         })
         .await
     }
@@ -390,7 +408,7 @@ impl Neo4jSink {
                     txn.run(Query::new(stmt.clone()).param("rows", bolt_rows(chunk)))
                         .await?;
                 }
-                txn.commit().await
+                txn.commit().await.map(drop)
             })
             .await?;
             for (_, chunk, is_node) in group {
@@ -424,14 +442,15 @@ impl Neo4jSink {
         .await
     }
 
-    /// Run a read-only query with parameters and return its rows as JSON objects.
+    /// Run a read-only query with parameters: its rows as JSON objects, and
+    /// the server's notifications about it.
     pub async fn query_rows(
         &self,
         cypher: &str,
         params: &HashMap<String, serde_json::Value>,
-    ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>, DbError> {
+    ) -> Result<(Vec<serde_json::Map<String, serde_json::Value>>, Vec<String>), DbError> {
         let bolt_params: Vec<(String, BoltType)> = params.iter().map(|(k, v)| (k.clone(), json_to_bolt(v))).collect();
-        self.fetch("running the query", || {
+        self.fetch_noted("running the query", || {
             let mut q = Query::new(cypher.to_owned());
             for (k, v) in &bolt_params {
                 q = q.param(k, v.clone());
