@@ -210,17 +210,14 @@ pub(crate) fn assert_same(actual: &Snapshot, expected: &Snapshot, what: &str) {
     }
 }
 
-/// The reports every database test ingests: the fixtures and the examples.
-fn corpus() -> Vec<PathBuf> {
-    let mut v = vec![support::examples()];
-    if let Some(f) = support::fixtures() {
-        v.push(f.join("reports"));
-    }
-    v
+/// The reports the database tests ingest (not those that interrupt an
+/// ingest: see [`big`]): the examples and the real fixtures, as files.
+pub(crate) fn corpus() -> Vec<PathBuf> {
+    support::real_reports()
 }
 
 pub(crate) fn corpus_args() -> Vec<String> {
-    corpus().iter().map(|p| p.display().to_string()).collect()
+    support::args_of(&corpus())
 }
 
 pub(crate) fn strs(v: &[String]) -> Vec<&str> {
@@ -239,10 +236,131 @@ pub(crate) fn clean(c: &Conn) -> &'static Snapshot {
     })
 }
 
-fn report_files(dirs: &[PathBuf]) -> Vec<PathBuf> {
+/// `ingest` options that make a run slow enough to interrupt: small batches
+/// on one worker.
+pub(crate) const SLOW: [&str; 4] = ["--batch-size", "25", "--jobs", "1"];
+
+/// A slow ingest ([`SLOW`]) of the interruption corpus takes at least this
+/// long on the machine running the tests. The interruptions come at the
+/// first signs of progress (a few hundred nodes, or 30 KB to 200 KB sent):
+/// a small fraction of it.
+const MIN_SLOW_INGEST: Duration = Duration::from_secs(8);
+/// The synthetic reports of the interruption corpus (`graphmalw-synth
+/// corpus`, seeded: the same bytes everywhere; report `i` of a bigger corpus
+/// is report `i` of a smaller one).
+const SYNTH_SEED: &str = "12";
+const SYNTH_SIZE: &str = "256K";
+const SYNTH_FIRST_COUNT: u64 = 16;
+const SYNTH_MAX_COUNT: u64 = 1024;
+
+/// The corpus of the tests that interrupt an ingest (kill, database restart
+/// and stop, cut and stalled connections, Ctrl-C) or run several at once,
+/// and the graph one clean ingest of it makes.
+pub(crate) struct Big {
+    /// `ingest` arguments: the examples' and the synthetic reports' files.
+    pub(crate) args: Vec<String>,
+    pub(crate) snapshot: Snapshot,
+}
+
+/// The interruption corpus, made once per test run with the repository's
+/// own generator, so that these tests never depend on anything outside the
+/// repository: synthetic reports beside the examples, scaled up on this
+/// machine until a slow ingest of it ([`SLOW`], the settings the
+/// interrupted runs use) takes [`MIN_SLOW_INGEST`]. That ingest is also the
+/// clean run the interrupted ones are compared with. Each test still
+/// checks that its interruption landed mid-way (the ingest was running when
+/// it came, and work was left undone), so a machine too fast for the
+/// scaling fails rather than passing without testing anything.
+pub(crate) fn big(c: &Conn) -> &'static Big {
+    static BIG: OnceLock<Big> = OnceLock::new();
+    BIG.get_or_init(|| {
+        let mut count = SYNTH_FIRST_COUNT;
+        loop {
+            // Files, not folders, so that a test can reverse their order.
+            let args = support::args_of(&report_files(&[support::examples(), synth_corpus(count)]));
+            wipe(c);
+            let mut slow = SLOW.to_vec();
+            slow.extend(strs(&args));
+            let started = Instant::now();
+            let o = c.ingest(&slow);
+            let took = started.elapsed();
+            assert!(
+                o.status.success(),
+                "clean ingest of the interruption corpus failed: {}",
+                stderr(&o)
+            );
+            if took >= MIN_SLOW_INGEST {
+                // Past the test harness's capture: the run shows its scale.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "note: interruption corpus: the examples and {count} synthetic reports of ~{SYNTH_SIZE}; \
+                     a slow ingest of it took {:.1}s",
+                    took.as_secs_f64()
+                );
+                return Big {
+                    args,
+                    snapshot: snapshot(c),
+                };
+            }
+            assert!(
+                count < SYNTH_MAX_COUNT,
+                "even {count} synthetic reports ingest in {took:?} (< {MIN_SLOW_INGEST:?}): \
+                 too fast to interrupt mid-way"
+            );
+            // Scale by what the measured time says is missing (at least
+            // double), with some room.
+            let factor = (MIN_SLOW_INGEST.as_secs_f64() / took.as_secs_f64().max(0.01) * 1.25).ceil();
+            count = (count * factor.clamp(2.0, 16.0) as u64).min(SYNTH_MAX_COUNT);
+        }
+    })
+}
+
+pub(crate) fn big_args(c: &Conn) -> Vec<String> {
+    big(c).args.clone()
+}
+
+/// `count` synthetic reports in a folder of this test process under the
+/// target directory (`CARGO_TARGET_TMPDIR`), made anew. Folders left by
+/// processes that are gone are removed.
+fn synth_corpus(count: u64) -> PathBuf {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let mine = format!("synth-corpus-{}", std::process::id());
+    if let Ok(entries) = std::fs::read_dir(&tmp) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix("synth-corpus-") else {
+                continue;
+            };
+            if name != mine && !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let dir = tmp.join(mine);
+    let _ = std::fs::remove_dir_all(&dir);
+    let o = Command::new(env!("CARGO_BIN_EXE_graphmalw-synth"))
+        .args(["corpus", "--count", &count.to_string(), "--size", SYNTH_SIZE])
+        .args(["--seed", SYNTH_SEED, "--shape", "mix", "-o"])
+        .arg(&dir)
+        .output()
+        .expect("graphmalw-synth runs");
+    assert!(
+        o.status.success(),
+        "graphmalw-synth corpus failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    dir
+}
+
+fn report_files(paths: &[PathBuf]) -> Vec<PathBuf> {
     let mut v = Vec::new();
-    for d in dirs {
-        for e in std::fs::read_dir(d).expect("read dir").flatten() {
+    for p in paths {
+        if p.is_file() {
+            v.push(p.clone());
+            continue;
+        }
+        for e in std::fs::read_dir(p).expect("read dir").flatten() {
             let n = e.file_name().to_string_lossy().to_string();
             if n.ends_with(".json") || n.ends_with(".json.gz") {
                 v.push(e.path());
@@ -372,43 +490,52 @@ pub(crate) fn count_nodes(c: &Conn, g: &neo4rs::Graph) -> i64 {
         .unwrap_or(0)
 }
 
-/// Wait until the database holds more than `min` nodes (the ingest is under way).
+/// Wait until the database holds more than `min` nodes (the ingest is under
+/// way), failing if the ingest ends first: whatever interrupts it next
+/// lands mid-way (the callers then check that work was left undone).
 pub(crate) fn wait_for_progress(c: &Conn, child: &mut Child, min: i64) {
     let g = c.client();
     let deadline = Instant::now() + Duration::from_secs(60);
+    let ended_early = "ingest finished before it could be interrupted (the interruption corpus is too small \
+                       for this machine: see db::big)";
     while count_nodes(c, &g) <= min {
-        assert!(
-            child.try_wait().expect("wait").is_none(),
-            "ingest finished before it could be interrupted"
-        );
+        assert!(child.try_wait().expect("wait").is_none(), "{ended_early}");
         assert!(Instant::now() < deadline, "ingest made no progress in 60 s");
         std::thread::sleep(Duration::from_millis(20));
     }
+    assert!(child.try_wait().expect("wait").is_none(), "{ended_early}");
+}
+
+pub(crate) fn complete_analyses(c: &Conn) -> i64 {
+    let g = c.client();
+    query(
+        &g,
+        &c.database,
+        "MATCH (a:Analysis) WHERE a.complete = true RETURN count(*) AS n",
+    )[0]["n"]
+        .as_i64()
+        .unwrap_or(0)
 }
 
 #[test]
 fn sigkill_midway_then_rerun_equals_a_clean_run() {
     let _g = serial();
     let c = conn();
-    let expected = clean(&c).clone();
+    let expected = big(&c).snapshot.clone();
     wipe(&c);
-    let args = corpus_args();
-    let mut slow = vec!["--batch-size", "25", "--jobs", "1"];
+    let args = big_args(&c);
+    let mut slow = SLOW.to_vec();
     slow.extend(strs(&args));
-    for min_nodes in [0, 400] {
+    // The second run is killed once it has written 400 nodes past the first.
+    for more_nodes in [0, 400] {
+        let min_nodes = count_nodes(&c, &c.client()) + more_nodes;
         let mut child = c.spawn_ingest(&slow);
         wait_for_progress(&c, &mut child, min_nodes);
         child.kill().expect("SIGKILL");
         let _ = child.wait();
     }
-    let g = c.client();
-    let complete = query(
-        &g,
-        &c.database,
-        "MATCH (a:Analysis) WHERE a.complete = true RETURN count(*) AS n",
-    );
     assert!(
-        complete[0]["n"].as_i64().unwrap_or(0) < expected.labels["Analysis"],
+        complete_analyses(&c) < expected.labels["Analysis"],
         "the kills left work undone"
     );
     let o = c.ingest(&strs(&args));
@@ -428,10 +555,10 @@ fn database_restart_midway_then_rerun_equals_a_clean_run() {
     };
     let _g = serial();
     let c = conn();
-    let expected = clean(&c).clone();
+    let expected = big(&c).snapshot.clone();
     wipe(&c);
-    let args = corpus_args();
-    let mut slow = vec!["--batch-size", "25", "--jobs", "1"];
+    let args = big_args(&c);
+    let mut slow = SLOW.to_vec();
     slow.extend(strs(&args));
     let mut child = c.spawn_ingest(&slow);
     wait_for_progress(&c, &mut child, 200);
@@ -447,9 +574,15 @@ fn database_restart_midway_then_rerun_equals_a_clean_run() {
         String::from_utf8_lossy(&r.stderr)
     );
     let first = child.wait_with_output().expect("ingest ends");
-    // The ingest rides out the restart with retries, or stops with a clear error.
-    if !first.status.success() {
-        let err = stderr(&first);
+    // The ingest rides out the restart with retries (which shows that the
+    // restart came in the middle of it), or stops with a clear error.
+    let err = stderr(&first);
+    if first.status.success() {
+        assert!(
+            err.contains("retrying"),
+            "the ingest never met the restart (it ended before?):\n{err}"
+        );
+    } else {
         assert!(
             err.contains("gave up") || err.contains("run the same command again"),
             "unclear failure: {err}"
@@ -464,9 +597,9 @@ fn database_restart_midway_then_rerun_equals_a_clean_run() {
 fn concurrent_ingesters_make_no_duplicates() {
     let _g = serial();
     let c = conn();
-    let expected = clean(&c).clone();
+    let expected = big(&c).snapshot.clone();
     wipe(&c);
-    let args = corpus_args();
+    let args = big_args(&c);
     let mut a = vec!["--batch-size", "50"];
     a.extend(strs(&args));
     let mut b = vec!["--batch-size", "80"];

@@ -37,27 +37,10 @@ fn run(args: &[&str]) -> Output {
     support::run_isolated(args)
 }
 
-/// The corpus every export test uses: the examples and, when present, the fixtures.
+/// The corpus every export test uses: the examples and the real fixtures
+/// (`support::real_reports`), as files.
 fn corpus() -> Vec<PathBuf> {
-    let mut v = vec![support::examples()];
-    if let Some(f) = support::fixtures() {
-        v.push(f.join("reports"));
-    }
-    v
-}
-
-fn corpus_files() -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    for d in corpus() {
-        for e in std::fs::read_dir(&d).expect("readable corpus").flatten() {
-            let n = e.file_name().to_string_lossy().to_string();
-            if n.ends_with(".json") || n.ends_with(".json.gz") {
-                v.push(e.path());
-            }
-        }
-    }
-    v.sort();
-    v
+    support::real_reports()
 }
 
 /// `graphmalw export <what> <corpus> <extra…>`, which must succeed.
@@ -431,7 +414,7 @@ fn csv_counts_match_the_json_graph_and_the_dry_run() {
     let dir = tempdir();
     let (_, files) = export_csv(&corpus(), dir.path(), &[]);
     let snap = check_and_load(&files);
-    let reports = corpus_files();
+    let reports = corpus();
     let (nodes, edges) = json_counts(&reports);
     for t in NODE_TYPES {
         assert_eq!(
@@ -721,7 +704,7 @@ fn graphml_parses_with_a_strict_xml_parser_and_matches_the_json_graph() {
     let dir = tempdir();
     export("graphml", &corpus(), &["--out", path_str(dir.path())]);
     let mut checked = 0;
-    for report in corpus_files() {
+    for report in corpus() {
         let g = json_graph(&report);
         let name = report.file_name().and_then(|n| n.to_str()).expect("name");
         let stem = name.trim_end_matches(".gz").trim_end_matches(".json");
@@ -819,7 +802,7 @@ fn jsonl_lines_match_the_json_graph() {
         by_report.insert(l["report"].as_str().expect("report").to_owned(), l);
     }
     let mut with_graph = 0;
-    for report in corpus_files() {
+    for report in corpus() {
         let g = json_graph(&report);
         let name = report.file_name().and_then(|n| n.to_str()).expect("name");
         let Some(jnodes) = g["nodes"].as_array().filter(|n| !n.is_empty()) else {

@@ -2,7 +2,7 @@
 //! and stalled connections (through a loopback proxy, `support::Proxy`),
 //! Ctrl-C, a database stopped mid-run, servers that are wrong or absent,
 //! and the password never printed. After each fault a re-run must leave
-//! exactly the graph of a clean run (`db::clean`): no loss, no duplicates.
+//! exactly the graph of a clean run (`db::big`): no loss, no duplicates.
 
 use crate::db::{self, Conn};
 use crate::support::{self, assert_no_panic, output_within, stderr, stdout, Proxy};
@@ -26,14 +26,12 @@ fn with_timeouts(cmd: &mut Command, retry_secs: u64, batch_timeout_secs: u64) ->
         .env("GRAPHMALW_NEO4J__CONNECT_TIMEOUT_SECS", "5")
 }
 
-/// `ingest` of the whole corpus in small batches on one worker, so that a
-/// fault lands in the middle of it.
-fn slow_ingest_args() -> Vec<String> {
-    let mut v: Vec<String> = ["ingest", "--batch-size", "25", "--jobs", "1"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    v.extend(db::corpus_args());
+/// `ingest` of the whole interruption corpus (`db::big`) in small batches
+/// on one worker, so that a fault lands in the middle of it.
+fn slow_ingest_args(c: &Conn) -> Vec<String> {
+    let mut v = vec!["ingest".to_owned()];
+    v.extend(db::SLOW.iter().map(|s| s.to_string()));
+    v.extend(db::big_args(c));
     v
 }
 
@@ -64,7 +62,7 @@ fn wait_within(mut child: Child, limit: Duration) -> (Output, Duration) {
 /// The re-run after a fault, straight to the database: it completes, and
 /// the database then holds exactly the clean graph.
 fn rerun_equals_clean(c: &Conn, expected: &db::Snapshot, what: &str) {
-    let args = db::corpus_args();
+    let args = db::big_args(c);
     let o = c.ingest(&db::strs(&args));
     assert_no_panic(&o);
     assert!(o.status.success(), "re-run after {what} failed:\n{}", stderr(&o));
@@ -99,10 +97,10 @@ fn sigint_pid(pid: u32) {
 fn connections_cut_mid_batch_are_retried_without_loss_or_duplicates() {
     let _g = db::serial();
     let c = db::conn();
-    let expected = db::clean(&c).clone();
+    let expected = db::big(&c).snapshot.clone();
     db::wipe(&c);
     let proxy = Proxy::start(&c.uri);
-    let args = slow_ingest_args();
+    let args = slow_ingest_args(&c);
     let mut cmd = via(&c, &proxy.uri()).command(&db::strs(&args));
     let child = spawn(with_timeouts(&mut cmd, 60, 10));
     // Cut every connection four times, each time inside a message.
@@ -146,10 +144,10 @@ fn wait_sent(proxy: &Proxy, bytes: u64, running: &dyn Fn() -> bool) -> bool {
 fn a_stalled_connection_times_out_and_the_batch_is_retried() {
     let _g = db::serial();
     let c = db::conn();
-    let expected = db::clean(&c).clone();
+    let expected = db::big(&c).snapshot.clone();
     db::wipe(&c);
     let proxy = Proxy::start(&c.uri);
-    let args = slow_ingest_args();
+    let args = slow_ingest_args(&c);
     let mut cmd = via(&c, &proxy.uri()).command(&db::strs(&args));
     let child = spawn(with_timeouts(&mut cmd, 60, 2));
     let stalls = std::sync::atomic::AtomicU32::new(0);
@@ -179,10 +177,10 @@ fn a_stalled_connection_times_out_and_the_batch_is_retried() {
 fn a_connection_that_stays_stalled_ends_in_a_clear_error_within_the_retry_budget() {
     let _g = db::serial();
     let c = db::conn();
-    let expected = db::clean(&c).clone();
+    let expected = db::big(&c).snapshot.clone();
     db::wipe(&c);
     let proxy = Proxy::start(&c.uri);
-    let args = slow_ingest_args();
+    let args = slow_ingest_args(&c);
     let mut cmd = via(&c, &proxy.uri()).command(&db::strs(&args));
     let child = spawn(with_timeouts(&mut cmd, 6, 2));
     let stalled_at = std::sync::Mutex::new(None);
@@ -212,17 +210,6 @@ fn a_connection_that_stays_stalled_ends_in_a_clear_error_within_the_retry_budget
     rerun_equals_clean(&c, &expected, "a database that stopped answering");
 }
 
-fn complete_analyses(c: &Conn) -> i64 {
-    let g = c.client();
-    db::query(
-        &g,
-        &c.database,
-        "MATCH (a:Analysis) WHERE a.complete = true RETURN count(*) AS n",
-    )[0]["n"]
-        .as_i64()
-        .unwrap_or(0)
-}
-
 fn assert_interrupted(o: &Output, took: Duration, limit: Duration) {
     assert_no_panic(o);
     let err = stderr(o);
@@ -236,16 +223,16 @@ fn assert_interrupted(o: &Output, took: Duration, limit: Duration) {
 fn ctrl_c_prints_the_summary_exits_130_and_a_rerun_completes() {
     let _g = db::serial();
     let c = db::conn();
-    let expected = db::clean(&c).clone();
+    let expected = db::big(&c).snapshot.clone();
     db::wipe(&c);
-    let args = slow_ingest_args();
+    let args = slow_ingest_args(&c);
     let mut child = spawn(&mut c.command(&db::strs(&args)));
     db::wait_for_progress(&c, &mut child, 300);
     sigint(&child);
     let (o, took) = wait_within(child, Duration::from_secs(60));
     assert_interrupted(&o, took, Duration::from_secs(10));
     assert!(
-        complete_analyses(&c) < expected.labels["Analysis"],
+        db::complete_analyses(&c) < expected.labels["Analysis"],
         "Ctrl-C left work undone (else this test proves nothing)"
     );
     rerun_equals_clean(&c, &expected, "Ctrl-C");
@@ -255,10 +242,10 @@ fn ctrl_c_prints_the_summary_exits_130_and_a_rerun_completes() {
 fn ctrl_c_abandons_a_batch_stuck_on_a_stalled_database() {
     let _g = db::serial();
     let c = db::conn();
-    let expected = db::clean(&c).clone();
+    let expected = db::big(&c).snapshot.clone();
     db::wipe(&c);
     let proxy = Proxy::start(&c.uri);
-    let args = slow_ingest_args();
+    let args = slow_ingest_args(&c);
     let mut cmd = via(&c, &proxy.uri()).command(&db::strs(&args));
     // Without Ctrl-C this batch would wait 60 s, then be retried for 2 min.
     let child = spawn(with_timeouts(&mut cmd, 120, 60));
@@ -319,13 +306,13 @@ fn database_stopped_mid_ingest_is_a_clear_error_and_a_rerun_after_restart_comple
     };
     let _g = db::serial();
     let c = db::conn();
-    let expected = db::clean(&c).clone();
+    let expected = db::big(&c).snapshot.clone();
     db::wipe(&c);
     let mut args: Vec<String> = ["ingest", "--batch-size", "5", "--jobs", "1"]
         .iter()
         .map(|s| s.to_string())
         .collect();
-    args.extend(db::corpus_args());
+    args.extend(db::big_args(&c));
     let mut cmd = c.command(&db::strs(&args));
     let mut child = spawn(with_timeouts(&mut cmd, 5, 5));
     db::wait_for_progress(&c, &mut child, 100);

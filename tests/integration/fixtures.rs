@@ -1,13 +1,14 @@
-//! Real sandbox reports (the shared fixture folder) against the graphs they
-//! must give: `reports/<name>.json.gz` → `expected/<name>.json`, or no graph
-//! at all when there is no expected file.
+//! Real sandbox reports against the graphs they must give:
+//! `reports/<name>.json.gz` → `expected/<name>.json`, or no graph at all when
+//! there is no expected file. Every test runs over `tests/fixtures` (in the
+//! repository, always) and then over the extra fixture folder when there is
+//! one (`GRAPHMALW_FIXTURES`, else `../shared/fixtures`; see
+//! `support::extra_fixtures`).
 //!
 //! The comparison follows spec section 5: the analysis header, the nodes
 //! (ids, types, properties) and the edges (identity, count, args as maps),
 //! in the same order, since the builder reproduces the insertion order
 //! exactly. The report's `iocs` are not part of the expected files.
-//!
-//! Skipped loudly when the fixture folder is missing, except in CI.
 
 use crate::support;
 use serde_json::{json, Value};
@@ -144,10 +145,13 @@ fn differences(expected: &Value, got: &Value) -> Vec<String> {
 
 #[test]
 fn fixture_folder_pairs_every_expected_graph_with_a_report() {
-    let Some(dir) = support::fixtures() else {
-        return;
-    };
-    let reports = reports(&dir);
+    for dir in support::fixture_dirs() {
+        fixture_folder_pairs_every_expected_graph_with_a_report_in(&dir);
+    }
+}
+
+fn fixture_folder_pairs_every_expected_graph_with_a_report_in(dir: &Path) {
+    let reports = reports(dir);
     assert!(!reports.is_empty(), "no reports in {}", dir.join("reports").display());
     let names: BTreeSet<String> = reports.iter().map(|r| name_of(r)).collect();
     let expected = support::files_ending(&dir.join("expected"), ".json");
@@ -164,30 +168,33 @@ fn fixture_folder_pairs_every_expected_graph_with_a_report() {
 
 #[test]
 fn every_fixture_builds_exactly_its_expected_graph() {
-    let Some(dir) = support::fixtures() else {
-        return;
-    };
+    // Every folder is checked before failing, so one report shows every
+    // difference there is.
     let mut failures = Vec::new();
     let mut checked = 0;
-    for report in reports(&dir) {
-        let expected = expected_path(&dir, &report);
-        if !expected.exists() {
-            continue;
+    for dir in support::fixture_dirs() {
+        let mut here = 0;
+        for report in reports(&dir) {
+            let expected = expected_path(&dir, &report);
+            if !expected.exists() {
+                continue;
+            }
+            let got = support::build_json_isolated(&report);
+            let diffs = differences(&read_json(&expected), &got);
+            if !diffs.is_empty() {
+                let shown: Vec<_> = diffs.iter().take(8).cloned().collect();
+                failures.push(format!(
+                    "{} ({} differences):\n{}",
+                    report.display(),
+                    diffs.len(),
+                    shown.join("\n")
+                ));
+            }
+            here += 1;
         }
-        let got = support::build_json_isolated(&report);
-        let diffs = differences(&read_json(&expected), &got);
-        if !diffs.is_empty() {
-            let shown: Vec<_> = diffs.iter().take(8).cloned().collect();
-            failures.push(format!(
-                "{} ({} differences):\n{}",
-                name_of(&report),
-                diffs.len(),
-                shown.join("\n")
-            ));
-        }
-        checked += 1;
+        assert!(here > 0, "no fixture in {} has an expected graph", dir.display());
+        checked += here;
     }
-    assert!(checked > 0, "no fixture has an expected graph");
     assert!(
         failures.is_empty(),
         "{} of {checked} fixtures differ:\n\n{}",
@@ -198,11 +205,14 @@ fn every_fixture_builds_exactly_its_expected_graph() {
 
 #[test]
 fn fixtures_without_an_expected_graph_have_no_behaviour() {
-    let Some(dir) = support::fixtures() else {
-        return;
-    };
-    for report in reports(&dir) {
-        if expected_path(&dir, &report).exists() {
+    for dir in support::fixture_dirs() {
+        fixtures_without_an_expected_graph_have_no_behaviour_in(&dir);
+    }
+}
+
+fn fixtures_without_an_expected_graph_have_no_behaviour_in(dir: &Path) {
+    for report in reports(dir) {
+        if expected_path(dir, &report).exists() {
             continue;
         }
         let o = support::run_isolated(&["build", "--format", "json", support::path_str(&report)]);
@@ -225,12 +235,15 @@ fn fixtures_without_an_expected_graph_have_no_behaviour() {
 
 #[test]
 fn building_a_fixture_twice_gives_identical_bytes() {
-    let Some(dir) = support::fixtures() else {
-        return;
-    };
+    for dir in support::fixture_dirs() {
+        building_a_fixture_twice_gives_identical_bytes_in(&dir);
+    }
+}
+
+fn building_a_fixture_twice_gives_identical_bytes_in(dir: &Path) {
     let mut checked = 0;
-    for report in reports(&dir) {
-        if !expected_path(&dir, &report).exists() {
+    for report in reports(dir) {
+        if !expected_path(dir, &report).exists() {
             continue;
         }
         let args = ["build", "--format", "json", support::path_str(&report)];
@@ -251,16 +264,19 @@ fn building_a_fixture_twice_gives_identical_bytes() {
         );
         checked += 1;
     }
-    assert!(checked > 0, "nothing was built");
+    assert!(checked > 0, "nothing was built in {}", dir.display());
 }
 
 #[test]
 fn building_the_fixture_folder_writes_one_graph_per_report() {
-    let Some(dir) = support::fixtures() else {
-        return;
-    };
+    for dir in support::fixture_dirs() {
+        building_the_fixture_folder_writes_one_graph_per_report_in(&dir);
+    }
+}
+
+fn building_the_fixture_folder_writes_one_graph_per_report_in(dir: &Path) {
     let out = tempfile::tempdir().expect("temporary directory");
-    let reports = reports(&dir);
+    let reports = reports(dir);
     let o = support::run_isolated(&[
         "build",
         support::path_str(&dir.join("reports")),
@@ -271,7 +287,7 @@ fn building_the_fixture_folder_writes_one_graph_per_report() {
     assert_eq!(support::code(&o), 0, "{err}");
     assert!(o.stdout.is_empty(), "stdout: {}", support::stdout(&o));
 
-    let with_graph: Vec<&PathBuf> = reports.iter().filter(|r| expected_path(&dir, r).exists()).collect();
+    let with_graph: Vec<&PathBuf> = reports.iter().filter(|r| expected_path(dir, r).exists()).collect();
     let summary = format!(
         "built {}, no behaviour {}, empty 0, failed 0",
         with_graph.len(),

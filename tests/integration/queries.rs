@@ -3,10 +3,10 @@
 //!
 //! `every_query_finds_its_hits_and_not_its_non_hits` empties the database
 //! named by the `NEO4J_*` settings (under the `db` module's lock), ingests the
-//! examples and the fixtures once, and runs each query's case: at least one
+//! examples and the real fixtures (`db::corpus`) once, and runs each query's case: at least one
 //! true hit, asserted with exact values, and at least one true non-hit. The
 //! example reports are written so that every query has both, so the expected
-//! values come from them alone and hold with or without the fixture folder;
+//! values come from them alone and hold with or without the extra fixture folder;
 //! where a result depends on how many analyses the database holds, the case
 //! passes the parameters that make it exact. It also checks that every column
 //! a query's header declares under `returns` comes back from the database and
@@ -39,6 +39,9 @@ const WHS_DAT_SHA256: &str = "2f1b25c43dcc61c54873e379e9a6ffea0ece671cf7da2a5e0e
 const DROPPED_PATH: &str = r"C:\Users\Louise\AppData\Roaming\svchost32.exe";
 const RUN_KEY: &str = r"HKEY_CURRENT_USER\Software\Microsoft\Windows\CurrentVersion\Run";
 const WINLOGON_KEY: &str = r"HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Winlogon";
+/// A report of the extra fixture folder only (not permissively licensed, so
+/// never in the repository).
+const PAFISH: &str = "cuckoo2-tfe-pafish.json.gz";
 const THE_THREE: [&str; 3] = ["invoice_7731.exe", "payroll_update.exe", "svchost32.exe"];
 
 /// A query's case: runs it and asserts its hits and non-hits.
@@ -79,8 +82,8 @@ struct Ctx {
     ids: BTreeMap<String, String>,
     /// Analyses in the database.
     total: usize,
-    /// The fixture reports were ingested too.
-    fixtures: bool,
+    /// The pafish report (extra fixture folder only) was ingested too.
+    pafish: bool,
     /// Query name → the columns that were non-null in some row it returned.
     seen: RefCell<BTreeMap<String, BTreeSet<String>>>,
 }
@@ -224,21 +227,13 @@ fn declared_returns(name: &str) -> Vec<String> {
         .collect()
 }
 
-fn report_files(dirs: &[std::path::PathBuf]) -> usize {
-    dirs.iter()
-        .map(|d| support::files_ending(d, ".json").len() + support::files_ending(d, ".json.gz").len())
-        .sum()
-}
-
 #[test]
 fn every_query_finds_its_hits_and_not_its_non_hits() {
     let _g = db::serial();
     let conn = db::conn();
     db::wipe(&conn);
-    let fixtures = support::fixtures();
-    let mut dirs = vec![support::examples()];
-    dirs.extend(fixtures.iter().map(|f| f.join("reports")));
-    let args: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let reports = db::corpus();
+    let args = support::args_of(&reports);
     let o = conn.ingest(&db::strs(&args));
     assert!(o.status.success(), "ingest failed: {}", stderr(&o));
 
@@ -257,15 +252,11 @@ fn every_query_finds_its_hits_and_not_its_non_hits() {
         conn,
         ids: BTreeMap::new(),
         total: 0,
-        fixtures: fixtures.is_some(),
+        pafish: reports.iter().any(|r| r.ends_with(PAFISH)),
         seen: RefCell::new(BTreeMap::new()),
     };
     let overview = ctx.run("triage-overview", &[]);
-    assert_eq!(
-        overview.len(),
-        report_files(&dirs),
-        "one triage row per ingested report"
-    );
+    assert_eq!(overview.len(), reports.len(), "one triage row per ingested report");
     ctx.total = overview.len();
     for r in &overview {
         let (Some(report), Some(id)) = (r["report"].as_str(), r["analysis"].as_str()) else {
@@ -459,8 +450,8 @@ fn anti_vm_probes(c: &Ctx) {
     no_hit(&rows, json!({"report": STEALER}));
     no_hit(&rows, json!({"report": INJECTOR}));
     no_hit(&rows, json!({"report": DROPPER, "pid": 2412}));
-    if c.fixtures {
-        let pafish = "cuckoo2-tfe-pafish.json.gz";
+    if c.pafish {
+        let pafish = PAFISH;
         hit(
             &rows,
             json!({"report": pafish, "kind": "module", "target": "sbiedll.dll", "indicator": "sbiedll"}),
@@ -821,13 +812,11 @@ fn triage_overview(c: &Ctx) {
     // The dropper contacted no fourth host and matched no severity-4 signature.
     no_hit(&all, json!({"report": DROPPER, "hosts": 4}));
     hit(&all, json!({"report": DROPPER, "max_severity": 3, "mutexes": 1}));
-    if c.fixtures {
-        // A report without behaviour: listed, with an empty graph.
-        hit(
-            &all,
-            json!({"report": "cape-v2.2-77c961050aa252d6.json.gz", "processes": 0, "nodes": 0, "top_apis": []}),
-        );
-    }
+    // A report without behaviour (tests/fixtures): listed, with an empty graph.
+    hit(
+        &all,
+        json!({"report": "cape-v2.2-77c961050aa252d6.json.gz", "processes": 0, "nodes": 0, "top_apis": []}),
+    );
 }
 
 fn signatures(c: &Ctx) {
