@@ -16,5 +16,5 @@ MATCH (a)-[m:MATCHED]->(s:Signature)
 WHERE coalesce(m.severity, s.severity, 0) >= $min_severity
 MATCH (o:Analysis)-[:MATCHED]->(s)
 RETURN a.report AS report, a.id AS analysis, s.name AS signature, coalesce(m.severity, s.severity) AS severity,
-       m.attack AS attack, s.description AS description, count(DISTINCT o) AS seen_in
+       coalesce(m.attack, []) AS attack, s.description AS description, count(DISTINCT o) AS seen_in
 ORDER BY report, analysis, severity DESC, signature

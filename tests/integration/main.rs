@@ -1,11 +1,13 @@
 //! The integration tests: one binary, a module per area (ripgrep style).
 //!
-//! `db` needs a Bolt server named by `NEO4J_URI` (and `NEO4J_USERNAME`,
-//! `NEO4J_PASSWORD`, `NEO4J_DATABASE`); `scripts/test` starts a local one.
-//! Those tests EMPTY the database they are pointed at.
+//! `db`, `faults`, `export`, `queries` and `bulk` need a Bolt server named by
+//! `NEO4J_URI` (and `NEO4J_USERNAME`, `NEO4J_PASSWORD`, `NEO4J_DATABASE`);
+//! `scripts/test` starts a local Neo4j and a local ArcadeDB and runs them on
+//! both. Those tests EMPTY the database they are pointed at.
 
 mod support;
 
+mod bulk;
 mod cli;
 mod db;
 mod export;

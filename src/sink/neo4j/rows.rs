@@ -217,14 +217,21 @@ pub fn analysis_rows(a: &Analysis, max_len: usize) -> Rows {
             ("severity", sig.severity.into()),
         ];
         let k = b.shared(Label::Signature, &sig.name, extra);
-        // What this report says of the match: its severity and ATT&CK ids.
+        // What this report says of the match: its severity and ATT&CK ids
+        // (no property when there are none: neo4j-admin import cannot write an
+        // empty list, and the two paths must give one graph).
         let mut attack = sig.attack.clone();
         attack.sort();
+        let attack = if attack.is_empty() {
+            Prop::Null
+        } else {
+            Prop::List(attack)
+        };
         b.rel(
             Rel::Matched,
             id.clone(),
             k,
-            vec![("severity", sig.severity.into()), ("attack", Prop::List(attack))],
+            vec![("severity", sig.severity.into()), ("attack", attack)],
         );
     }
     for d in &iocs.dropped {
