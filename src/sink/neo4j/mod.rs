@@ -123,6 +123,18 @@ pub fn redact_uri(uri: &str) -> String {
     }
 }
 
+/// The URI neo4rs connects to: `neo4j://` schemes become `bolt://` ones, so
+/// that graphmalw talks to the one server named, as documented. (neo4rs 0.9
+/// turns `neo4j://` into client-side routing, which it calls experimental:
+/// it needs the `ROUTE` message, which ArcadeDB does not answer, and hides a
+/// TLS failure behind "no available writers".)
+fn direct_uri(uri: &str) -> String {
+    match uri.split_once("://") {
+        Some((scheme, rest)) if scheme.starts_with("neo4j") => format!("bolt{}://{rest}", &scheme[5..]),
+        _ => uri.to_owned(),
+    }
+}
+
 /// A readable description of a connection failure.
 fn connect_reason(e: &neo4rs::Error) -> String {
     match e {
@@ -182,7 +194,7 @@ impl Neo4jSink {
             reason,
         };
         let config = ConfigBuilder::default()
-            .uri(neo.uri.as_str())
+            .uri(direct_uri(&neo.uri))
             .user(neo.user.as_str())
             .password(neo.password.expose())
             .db(neo.database.as_str())
@@ -463,7 +475,16 @@ impl Neo4jSink {
 
 #[cfg(test)]
 mod tests {
-    use super::redact_uri;
+    use super::{direct_uri, redact_uri};
+
+    #[test]
+    fn neo4j_schemes_connect_directly() {
+        assert_eq!(direct_uri("neo4j://db:7687"), "bolt://db:7687");
+        assert_eq!(direct_uri("neo4j+s://db"), "bolt+s://db");
+        assert_eq!(direct_uri("neo4j+ssc://db"), "bolt+ssc://db");
+        assert_eq!(direct_uri("bolt+s://db"), "bolt+s://db");
+        assert_eq!(direct_uri("127.0.0.1:7687"), "127.0.0.1:7687");
+    }
 
     #[test]
     fn credentials_in_a_uri_are_never_shown() {
