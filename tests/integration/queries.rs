@@ -298,6 +298,68 @@ fn every_query_finds_its_hits_and_not_its_non_hits() {
     );
 }
 
+/// A report of empty strings where names usually are: a function resolved
+/// with an empty name and ordinal 0 (`LdrGetProcedureAddress(kernel32.dll!)`),
+/// loader calls without a target, an unnamed process without a path, empty
+/// mutex and signature texts. Every query of the pack must still run: no
+/// `left(x, size(x) - 1)` of an empty string, no split of a missing part.
+fn empty_names_report() -> Value {
+    let call = |api: &str, args: Value| json!({"category": "system", "api": api, "status": 1, "return_value": 0, "arguments": args});
+    json!({
+        "info": {"id": 7, "version": "2.0.7"},
+        "target": {"file": {"sha256": "cd".repeat(32), "name": ""}},
+        "signatures": [{"name": "", "description": "", "severity": 1}],
+        "behavior": {
+            "summary": {"mutex": [""]},
+            "processes": [{
+                "pid": 700, "ppid": 4, "process_name": "", "process_path": "",
+                "calls": [
+                    call("LdrGetProcedureAddress", json!({"module": "kernel32.dll", "function_name": "", "ordinal": 0})),
+                    call("LdrGetProcedureAddress", json!({"module": "kernel32.dll", "function_name": "a", "ordinal": 0})),
+                    call("LdrLoadDll", json!({"basename": "", "module_address": "0x10000000"})),
+                    call("LdrGetDllHandle", json!({"module_name": "ntdll.dll"})),
+                    {"category": "process", "api": "CreateProcessInternalW", "status": 1, "return_value": 0,
+                     "arguments": {"process_identifier": 701, "application_name": "", "command_line": ""}},
+                    {"category": "registry", "api": "RegSetValueExW", "status": 1, "return_value": 0,
+                     "arguments": {"key_handle": "0x0", "regkey": "", "value_name": ""}}
+                ]
+            }]
+        }
+    })
+}
+
+#[test]
+fn empty_strings_in_names_do_not_break_any_query() {
+    let _g = db::serial();
+    let conn = db::conn();
+    db::wipe(&conn);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let report = dir.path().join("empty-names.json");
+    std::fs::write(&report, serde_json::to_vec(&empty_names_report()).expect("json")).expect("write");
+    let o = conn.ingest(&[support::path_str(&report), support::path_str(&support::examples())]);
+    assert!(o.status.success(), "ingest failed: {}", stderr(&o));
+    let graph = support::build_json(&report);
+    assert!(
+        graph.to_string().contains("LdrGetProcedureAddress(kernel32.dll!)"),
+        "the report should hold an empty function name: {graph}"
+    );
+    let mut failed = Vec::new();
+    for (name, _) in CASES {
+        let o = conn
+            .command(&["query", "run", name, "--format", "json"])
+            .output()
+            .expect("graphmalw runs");
+        if !o.status.success() || stderr(&o).contains("warning:") {
+            failed.push(format!("{name}: {}", stderr(&o)));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "queries that failed on empty names:\n{}",
+        failed.join("\n")
+    );
+}
+
 #[test]
 fn every_shipped_query_has_a_case_here() {
     let o = support::run(&["query", "list"]);
