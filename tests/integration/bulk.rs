@@ -15,7 +15,6 @@ use crate::db::{self, Conn};
 use crate::support::{self, path_str, stderr};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Command;
 
 /// Every key and indexed property of the model (docs/neo4j-model.md).
 const INDEXED: [(&str, &str); 15] = [
@@ -172,20 +171,7 @@ fn neo4j_admin_import_equals_ingest_and_ingest_then_skips() {
     let o = support::run(&args);
     assert!(o.status.success(), "export failed: {}", stderr(&o));
 
-    let r = Command::new("sh")
-        .arg("-c")
-        .arg(format!("{import} \"$1\""))
-        .arg("sh")
-        .arg(&csv)
-        .current_dir(support::root())
-        .output()
-        .expect("import command runs");
-    assert!(
-        r.status.success(),
-        "{import} failed:\n{}{}",
-        String::from_utf8_lossy(&r.stdout),
-        String::from_utf8_lossy(&r.stderr)
-    );
+    support::shell(&format!("{import} '{}'", csv.display()));
     assert_indexes_online(&c);
     db::assert_same(&db::snapshot(&c), &ingested, "neo4j-admin import against ingest");
 

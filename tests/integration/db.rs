@@ -562,17 +562,7 @@ fn database_restart_midway_then_rerun_equals_a_clean_run() {
     slow.extend(strs(&args));
     let mut child = c.spawn_ingest(&slow);
     wait_for_progress(&c, &mut child, 200);
-    let r = Command::new("sh")
-        .arg("-c")
-        .arg(&restart)
-        .current_dir(support::root())
-        .output()
-        .expect("restart");
-    assert!(
-        r.status.success(),
-        "restart failed: {}",
-        String::from_utf8_lossy(&r.stderr)
-    );
+    support::shell(&restart);
     let first = child.wait_with_output().expect("ingest ends");
     // The ingest rides out the restart with retries (which shows that the
     // restart came in the middle of it), or stops with a clear error.

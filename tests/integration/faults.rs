@@ -5,7 +5,7 @@
 //! exactly the graph of a clean run (`db::big`): no loss, no duplicates.
 
 use crate::db::{self, Conn};
-use crate::support::{self, assert_no_panic, output_within, stderr, stdout, Proxy};
+use crate::support::{self, assert_no_panic, output_within, shell, stderr, stdout, Proxy};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -282,21 +282,6 @@ fn stop_start_commands() -> Option<(String, String)> {
         return None;
     };
     Some((format!("{base}stop"), format!("{base}start")))
-}
-
-fn shell(cmd: &str) {
-    let o = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .current_dir(support::root())
-        .output()
-        .expect("sh runs");
-    assert!(
-        o.status.success(),
-        "`{cmd}` failed: {}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    );
 }
 
 #[test]

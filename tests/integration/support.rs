@@ -615,3 +615,20 @@ pub fn tls_proxy(target: &str) -> String {
     });
     addr
 }
+
+/// Run a shell command from the repository root (a database restart or
+/// import named by the environment); panics with its output when it fails.
+pub fn shell(cmd: &str) {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .current_dir(root())
+        .output()
+        .expect("sh runs");
+    assert!(
+        o.status.success(),
+        "`{cmd}` failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
