@@ -2,9 +2,11 @@
 //! retries, and the completion protocol of `docs/neo4j-model.md`.
 //!
 //! Roles, as in every sink: [`schema`] (labels, types, statements),
-//! [`rows`] (analysis → parameter rows), [`retry`] (the retry decision),
+//! [`rows`] (analysis → parameter rows; [`callargs`] reads the typed
+//! properties of a call's arguments), [`retry`] (the retry decision),
 //! and [`Neo4jSink`] here (the connection and the write protocol).
 
+pub mod callargs;
 pub mod retry;
 pub mod rows;
 pub mod schema;
