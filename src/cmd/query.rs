@@ -235,7 +235,7 @@ pub fn limit_advice(q: &Query, limit: &Limit) -> String {
                               ArcadeDB: arcadedb.command.timeout, arcadedb.command.regexTimeout)"
             .into(),
         Limit::Memory => "raise the server's memory limit (Neo4j: db.memory.transaction.max, \
-                          dbms.memory.transaction.total.max; ArcadeDB: its query heap budget)"
+                          dbms.memory.transaction.total.max; ArcadeDB: arcadedb.queryMaxHeapRAM)"
             .into(),
     };
     format!("the query was not retried: it would only fail again; {narrow}{raise}")

@@ -323,7 +323,7 @@ fn a_query_past_its_time_limit_fails_once_with_advice() {
         "{took:?}:\n{err}"
     );
     assert!(
-        err.contains("error: query self-deletion: running the query: no answer within its time limit of 2 s"),
+        err.contains("error: query self-deletion: running the query: did not finish within its time limit of 2 s"),
         "{err}"
     );
     assert_eq!(err.matches("error:").count(), 1, "reported once:\n{err}");

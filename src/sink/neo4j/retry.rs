@@ -20,7 +20,7 @@ pub enum Limit {
 impl std::fmt::Display for Limit {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Limit::Client(d) => write!(f, "no answer within its time limit of {} s", d.as_secs()),
+            Limit::Client(d) => write!(f, "did not finish within its time limit of {} s", d.as_secs()),
             Limit::ServerTime => f.write_str("the server stopped it at its time limit"),
             Limit::Memory => f.write_str("the server stopped it at its memory limit"),
         }
@@ -43,6 +43,7 @@ pub fn limit_of_code(code: &str, message: &str) -> Option<Limit> {
     if code.starts_with("Neo.ClientError.Transaction.TransactionTimedOut")
         || m.contains("regular expression operation aborted")
         || m.contains("regextimeout")
+        || m.contains("arcadedb.command.timeout")
         || m.contains("timeoutexception")
         || m.contains("timeout on command")
     {
@@ -304,6 +305,10 @@ mod tests {
             ("Query heap budget exceeded (used 512MB)", Limit::Memory),
             (
                 "Regular expression operation aborted (arcadedb.command.regexTimeout=5000ms)",
+                Limit::ServerTime,
+            ),
+            (
+                "com.arcadedb.exception.TimeoutException: timeout of 1000ms (arcadedb.command.timeout)",
                 Limit::ServerTime,
             ),
         ];
