@@ -6,7 +6,7 @@
 // param: creation_apis = ["CreateProcessInternalW", "CreateProcessA", "CreateProcessW", "CreateProcessAsUserA", "CreateProcessAsUserW", "CreateProcessWithLogonW", "CreateProcessWithTokenW", "NtCreateUserProcess", "NtCreateProcess", "NtCreateProcessEx", "RtlCreateUserProcess", "ShellExecuteExW", "WinExec"] | Raw API names that start a process
 // returns: report, analysis, writer_pid, writer, path, pid, process, how
 // description: A file written during the analysis that was then started as a process:
-//   the image path of a watched process, or the path named in the arguments of a
+//   the image path of a watched process, or the image or command line of a
 //   process-creation call. This is the dropper pattern: the first stage writes the
 //   payload (often under %APPDATA% or %TEMP% with a system-looking name) and runs it,
 //   so the written path is the next thing to hash, hunt for and block. how says how the
@@ -24,7 +24,7 @@ CALL (a, f) {
   RETURN p.pid AS pid, 'image' AS how
   UNION
   MATCH (c:Api {analysis: a.id})-[r:API_NPROC]->(p:Process)
-  WHERE c.api IN $creation_apis AND toLower(r.args) CONTAINS replace(f.path, '\\', '\\\\')
+  WHERE c.api IN $creation_apis AND (toLower(r.image) = f.path OR toLower(r.command_line) CONTAINS f.path)
   RETURN p.pid AS pid, c.api AS how
 }
 OPTIONAL MATCH (wp:Process {analysis: a.id, pid: writer_pid})

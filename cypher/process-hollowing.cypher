@@ -11,7 +11,8 @@
 //   binary) while running the attacker's image. steps lists, in the usual order, which
 //   steps the graph shows (create, unmap, allocate, write, map, set-context, resume; the
 //   last two only when the "threading" category is ingested); suspended says whether
-//   the creation call asked for CREATE_SUSPENDED (null when the flags were not logged).
+//   the creation call asked for CREATE_SUSPENDED (0x4 in its creation_flags; null when
+//   the flags were not logged).
 MATCH (a:Analysis)
 WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
 MATCH (a)-[:HAS_PROCESS]->(src:Process)-[:PROC_API]->(api:Api)-[r:API_NPROC]->(tgt:Process)
@@ -30,18 +31,10 @@ WITH a, src, tgt, api, r,
      END AS step
 WHERE step IS NOT NULL
 WITH a, src, tgt, collect(DISTINCT step) AS present,
-     head(collect(CASE WHEN step = 'create' THEN r.args END)) AS create_args
+     head(collect(CASE WHEN step = 'create' THEN r.creation_flags END)) AS flags
 WHERE 'create' IN present AND 'unmap' IN present AND ('write' IN present OR 'map' IN present)
-WITH a, src, tgt, present,
-     [k IN ['"CreationFlags":"', '"creation_flags":"'] WHERE create_args CONTAINS k
-        | split(split(create_args, k)[1], '"')[0]] AS hex_flags,
-     [k IN ['"CreationFlags":', '"creation_flags":'] WHERE create_args CONTAINS k AND NOT create_args CONTAINS k + '"'
-        | toInteger(split(split(split(create_args, k)[1], ',')[0], '}')[0])] AS int_flags
 RETURN a.report AS report, a.id AS analysis, src.pid AS parent_pid, src.name AS parent,
        tgt.pid AS target_pid, tgt.name AS target, tgt.path AS target_path,
        [s IN ['create', 'unmap', 'allocate', 'write', 'map', 'set-context', 'resume'] WHERE s IN present] AS steps,
-       CASE
-         WHEN size(hex_flags) > 0 THEN toLower(hex_flags[0]) =~ '0x[0-9a-f]*[4567cdef]'
-         WHEN size(int_flags) > 0 AND int_flags[0] IS NOT NULL THEN (int_flags[0] / 4) % 2 = 1
-       END AS suspended
+       (flags / 4) % 2 = 1 AS suspended
 ORDER BY report, analysis, parent_pid, target_pid

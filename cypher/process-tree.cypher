@@ -12,7 +12,8 @@
 //   has one api node per analysis, so when several processes called the same creation
 //   API each of them is a candidate creator; the parent is the reported ppid, else the
 //   creator when there is exactly one. A created process the sandbox did not follow gets
-//   its path and name from the creation call's arguments.
+//   its path and name from the creation call's image (its image argument, else the
+//   program its command line starts).
 //
 // Processes that were only opened or enumerated (api-nproc from NtOpenProcess,
 // Process32NextW, ...) are not part of the tree.
@@ -24,15 +25,9 @@ WHERE api.api IN $creation_apis AND c <> p AND c.analysis = a.id
 WITH a, p, c, api, r
 ORDER BY c.pid, api.api
 WITH a, p, collect(DISTINCT c.pid) AS creators,
-     collect(DISTINCT {api: api.api, pid: c.pid}) AS calls, head(collect(r.args)) AS args
+     collect(DISTINCT {api: api.api, pid: c.pid}) AS calls, head(collect(r.image)) AS image
 WHERE p.ppid IS NOT NULL OR size(creators) > 0
-WITH a, p, creators, [x IN calls WHERE x.pid IS NOT NULL] AS calls,
-     [k IN ['"ApplicationName":"', '"ImagePathName":"', '"filepath":"', '"application_name":"']
-        WHERE args CONTAINS k AND NOT args CONTAINS k + '"' | split(split(args, k)[1], '"')[0]] +
-     [k IN ['"CommandLine":"', '"command_line":"'] WHERE args CONTAINS k AND NOT args CONTAINS k + '"'
-        | CASE WHEN split(args, k)[1] STARTS WITH '\\"' THEN split(substring(split(args, k)[1], 2), '\\"')[0]
-               ELSE split(split(split(args, k)[1], '"')[0], ' ')[0] END] AS images
-WITH a, p, creators, calls, replace(head(images), '\\\\', '\\') AS image
+WITH a, p, creators, [x IN calls WHERE x.pid IS NOT NULL] AS calls, image
 WITH a, collect({
        pid: p.pid, ppid: p.ppid,
        path: coalesce(CASE WHEN p.path <> '' THEN p.path END, image),

@@ -15,7 +15,7 @@ MATCH (a:Analysis)
 WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
 MATCH (api:Api)-[r:API_FILE_HANDLE|FILE_HANDLE_API]-(h:FileHandle {analysis: a.id})-[:REFERS_TO]->(f:File)
 WHERE (api.api IN ['NtSetInformationFile', 'ZwSetInformationFile', 'SetFileInformationByHandle']
-       AND r.args =~ '.*"(information_class|FileInformationClass|file_information_class)":"?(13|64)"?[,}].*')
+       AND r.information_class IN [13, 64])
    OR api.api IN ['NtDeleteFile', 'DeleteFileA', 'DeleteFileW']
 MATCH (a)-[:HAS_PROCESS]->(img:Process)
 WHERE toLower(img.path) = f.path

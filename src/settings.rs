@@ -26,6 +26,7 @@ pub struct Settings {
     pub limits: LimitSettings,
     pub neo4j: Neo4jSettings,
     pub ingest: IngestSettings,
+    pub query: QuerySettings,
     /// Worker threads for parsing and building; 0 = one per core.
     pub jobs: usize,
 }
@@ -77,6 +78,14 @@ pub struct IngestSettings {
     pub batch_timeout_secs: u64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySettings {
+    /// Seconds one `query run` or `query check` statement may take, retries
+    /// of a lost connection included; past it the query fails, not retried.
+    pub timeout_secs: u64,
+}
+
 impl Default for Settings {
     fn default() -> Self {
         let graph = GraphConfig::default();
@@ -106,6 +115,7 @@ impl Default for Settings {
                 retry_secs: 60,
                 batch_timeout_secs: 120,
             },
+            query: QuerySettings { timeout_secs: 60 },
             jobs: 0,
         }
     }
@@ -177,6 +187,7 @@ impl Settings {
 
     fn validate(&self) -> Result<()> {
         anyhow::ensure!(self.ingest.batch_size > 0, "ingest.batch_size must be at least 1");
+        anyhow::ensure!(self.query.timeout_secs > 0, "query.timeout_secs must be at least 1");
         anyhow::ensure!(
             self.limits.max_string_len >= 16,
             "limits.max_string_len must be at least 16"

@@ -3,11 +3,13 @@
 use super::ingest::DbArgs;
 use super::{load_settings, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::queries::{self, Query};
-use crate::sink::neo4j::Neo4jSink;
+use crate::sink::neo4j::retry::Limit;
+use crate::sink::neo4j::{DbError, Neo4jSink};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 #[derive(clap::Subcommand, Debug)]
 pub enum QueryAction {
@@ -41,6 +43,10 @@ pub struct RunArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "table")]
     pub format: RowFormat,
+    /// Seconds the query may take (setting query.timeout_secs, default 60);
+    /// past it the query fails, and is not retried.
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -92,27 +98,7 @@ pub fn run(config: Option<&Path>, action: QueryAction) -> i32 {
                     return EXIT_USAGE;
                 }
             };
-            with_database(config, &args.db, |sink| async move {
-                match sink.query_rows(&q.cypher, &params).await {
-                    Ok((rows, notes)) => {
-                        for note in notes {
-                            eprintln!("warning: query {}: {note}", q.name);
-                        }
-                        let mut out = std::io::stdout().lock();
-                        match print_rows(&mut out, q, &rows, args.format).and_then(|()| out.flush()) {
-                            Ok(()) => EXIT_OK,
-                            Err(e) => {
-                                eprintln!("error: writing the rows: {e}");
-                                EXIT_FAILED
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("error: query {}: {e}", q.name);
-                        EXIT_FAILED
-                    }
-                }
-            })
+            run_query(config, q, &params, &args)
         }
         QueryAction::Check(args) => {
             let mut chosen = Vec::new();
@@ -123,11 +109,14 @@ pub fn run(config: Option<&Path>, action: QueryAction) -> i32 {
             if chosen.is_empty() {
                 chosen = all.iter().collect();
             }
-            with_database(config, &args.db, |sink| async move {
+            with_database(config, &args.db, None, |sink, limit| async move {
                 let mut failed = 0;
                 for q in &chosen {
                     let defaults = q.params.iter().map(|p| (p.name.clone(), p.default.clone())).collect();
-                    match sink.query_rows(&format!("EXPLAIN {}", q.cypher), &defaults).await {
+                    match sink
+                        .query_rows(&format!("EXPLAIN {}", q.cypher), &defaults, limit)
+                        .await
+                    {
                         Ok((_, notes)) if notes.is_empty() => println!("ok       {}", q.name),
                         Ok((_, notes)) => {
                             failed += 1;
@@ -152,11 +141,45 @@ pub fn run(config: Option<&Path>, action: QueryAction) -> i32 {
     }
 }
 
-/// Connect with the settings (and command-line overrides) and run `work`;
-/// its exit code, or the connection error's.
-fn with_database<F, Fut>(config: Option<&Path>, db: &DbArgs, work: F) -> i32
+/// `query run`: the rows on stdout; on a limit, the error and what to do.
+fn run_query(config: Option<&Path>, q: &Query, params: &HashMap<String, Value>, args: &RunArgs) -> i32 {
+    let timeout = args.timeout.map(|t| ("query.timeout_secs", config::Value::from(t)));
+    with_database(config, &args.db, timeout, |sink, limit| async move {
+        let (rows, notes) = match sink.query_rows(&q.cypher, params, limit).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: query {}: {e}", q.name);
+                if let DbError::Limit { limit, .. } = &e {
+                    eprintln!("hint: {}", limit_advice(q, limit));
+                }
+                return EXIT_FAILED;
+            }
+        };
+        for note in notes {
+            eprintln!("warning: query {}: {note}", q.name);
+        }
+        let mut out = std::io::stdout().lock();
+        match print_rows(&mut out, q, &rows, args.format).and_then(|()| out.flush()) {
+            Ok(()) => EXIT_OK,
+            Err(e) => {
+                eprintln!("error: writing the rows: {e}");
+                EXIT_FAILED
+            }
+        }
+    })
+}
+
+/// Connect with the settings (and command-line overrides, `extra` among
+/// them) and run `work` with the time limit of one query; its exit code, or
+/// the connection error's.
+fn with_database<F, Fut>(
+    config: Option<&Path>,
+    db: &DbArgs,
+    extra: Option<(&'static str, config::Value)>,
+    work: F,
+) -> i32
 where
-    F: FnOnce(Neo4jSink) -> Fut,
+    F: FnOnce(Neo4jSink, Duration) -> Fut,
     Fut: std::future::Future<Output = i32>,
 {
     let mut overrides = Vec::new();
@@ -164,6 +187,7 @@ where
         eprintln!("error: {e}");
         return EXIT_USAGE;
     }
+    overrides.extend(extra);
     let Some(settings) = load_settings(config, &overrides) else {
         return EXIT_USAGE;
     };
@@ -176,13 +200,45 @@ where
     };
     rt.block_on(async {
         match Neo4jSink::connect(&settings.neo4j, &settings.ingest).await {
-            Ok(sink) => work(sink).await,
+            Ok(sink) => work(sink, Duration::from_secs(settings.query.timeout_secs)).await,
             Err(e) => {
                 eprintln!("error: {e}");
                 EXIT_FAILED
             }
         }
     })
+}
+
+/// What to do about a query that ran into a limit: narrow it with its own
+/// parameters, or raise the limit it ran into.
+pub fn limit_advice(q: &Query, limit: &Limit) -> String {
+    let narrow = if q.params.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = q.params.iter().map(|p| p.name.as_str()).collect();
+        let example = if names.contains(&"analysis") {
+            "; --param analysis=REPORT.json runs it on one analysis"
+        } else {
+            ""
+        };
+        format!(
+            "narrow it with --param NAME=VALUE (it takes: {}{example}), or ",
+            names.join(", ")
+        )
+    };
+    let raise = match limit {
+        Limit::Client(d) => format!(
+            "allow it more time with --timeout SECS (setting query.timeout_secs, now {} s)",
+            d.as_secs()
+        ),
+        Limit::ServerTime => "raise the server's time limit (Neo4j: db.transaction.timeout; \
+                              ArcadeDB: arcadedb.command.timeout, arcadedb.command.regexTimeout)"
+            .into(),
+        Limit::Memory => "raise the server's memory limit (Neo4j: db.memory.transaction.max, \
+                          dbms.memory.transaction.total.max; ArcadeDB: arcadedb.queryMaxHeapRAM)"
+            .into(),
+    };
+    format!("the query was not retried: it would only fail again; {narrow}{raise}")
 }
 
 /// Declared defaults, overridden by `--param key=value`.

@@ -52,7 +52,7 @@
 //! `:Signature`), and 32 bytes per analysis to recognise a repeated report.
 
 use super::neo4j::rows::{Prop, Row, Rows};
-use super::neo4j::schema::{schema_statements, Label, Rel};
+use super::neo4j::schema::{schema_statements, ArgRead, CallArg, Label, Rel};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
@@ -88,6 +88,7 @@ impl ColType {
     pub fn of(prop: &str) -> ColType {
         match prop {
             "pid" | "ppid" | "size" | "task_id" | "nodes" | "edges" | "count" | "severity" => ColType::Long,
+            p if CallArg::named(p).is_some_and(|a| a.read == ArgRead::Int) => ColType::Long,
             "score" => ColType::Double,
             "complete" => ColType::Boolean,
             "attack" => ColType::StringArray,

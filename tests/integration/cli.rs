@@ -644,12 +644,13 @@ fn config_show(cwd: &Path, envs: &[(&str, &str)]) -> (String, toml::Table) {
 fn config_show_prints_every_section_as_toml() {
     let tmp = tempdir();
     let (text, t) = config_show(tmp.path(), &[]);
-    for section in ["graph", "output", "limits", "neo4j", "ingest"] {
+    for section in ["graph", "output", "limits", "neo4j", "ingest", "query"] {
         assert!(text.contains(&format!("\n[{section}]\n")), "[{section}]: {text}");
         assert!(t[section].is_table(), "{section}");
     }
     assert_eq!(t["graph"]["sequence_edges"].as_bool(), Some(true));
     assert_eq!(t["output"]["format"].as_str(), Some("json"));
+    assert_eq!(t["query"]["timeout_secs"].as_integer(), Some(60));
     let ignored: Vec<&str> = t["graph"]["ignore_modules"]
         .as_array()
         .unwrap()

@@ -400,7 +400,7 @@ fn csv_files_follow_the_import_header_format_and_print_the_command() {
     assert_eq!(header("nodes-Api.csv"), "uid:ID(Api),analysis,name,api,category,:LABEL");
     assert_eq!(
         header("rels-API_NPROC-Api-Process.csv"),
-        ":START_ID(Api),:END_ID(Process),count:long,args,:TYPE"
+        ":START_ID(Api),:END_ID(Process),count:long,args,creation_flags:long,image,command_line,:TYPE"
     );
     let analyses = files.iter().find(|f| f.name == "nodes-Analysis.csv").expect("analyses");
     assert!(

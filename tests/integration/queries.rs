@@ -26,6 +26,7 @@ use crate::support::{self, stderr, stdout};
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 type Row = serde_json::Map<String, Value>;
 
@@ -358,6 +359,46 @@ fn empty_strings_in_names_do_not_break_any_query() {
         "queries that failed on empty names:\n{}",
         failed.join("\n")
     );
+}
+
+/// A query past its time limit fails once and clearly: exit 1 soon after the
+/// limit, one error that names the limit, advice naming the query's own
+/// parameters and the setting, no retry. The proxy holds the query back from
+/// the server (after the connection check went through), so it is slow on
+/// every backend and whatever the database holds.
+#[test]
+fn a_query_past_its_time_limit_fails_once_with_advice() {
+    let c = db::conn();
+    let proxy = support::Proxy::start(&c.uri);
+    proxy.stall_on(b"// name: self-deletion");
+    let via = db::Conn {
+        uri: proxy.uri(),
+        ..db::conn()
+    };
+    let mut cmd = via.command(&["query", "run", "self-deletion", "--timeout", "2"]);
+    let (o, took) = support::output_within(&mut cmd, Duration::from_secs(60));
+    support::assert_no_panic(&o);
+    let err = stderr(&o);
+    assert_eq!(support::code(&o), 1, "{err}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(15),
+        "{took:?}:\n{err}"
+    );
+    assert!(
+        err.contains("error: query self-deletion: running the query: did not finish within its time limit of 2 s"),
+        "{err}"
+    );
+    assert_eq!(err.matches("error:").count(), 1, "reported once:\n{err}");
+    assert!(!err.contains("retrying"), "not retried:\n{err}");
+    assert!(
+        err.contains("narrow it with --param NAME=VALUE (it takes: analysis;"),
+        "names the query's parameters:\n{err}"
+    );
+    assert!(
+        err.contains("--timeout SECS (setting query.timeout_secs, now 2 s)"),
+        "names the setting:\n{err}"
+    );
+    assert_eq!(proxy.accepted(), 1, "one connection, never a second attempt");
 }
 
 #[test]

@@ -320,6 +320,8 @@ struct ProxyShared {
     /// Cut everything when `up` reaches this (0: never).
     cut_at: std::sync::atomic::AtomicU64,
     cuts: std::sync::atomic::AtomicU64,
+    /// Stall when the client sends bytes holding this (once).
+    stall_marker: std::sync::Mutex<Option<Vec<u8>>>,
     accepted: std::sync::atomic::AtomicU64,
     open: std::sync::Mutex<Vec<std::net::TcpStream>>,
 }
@@ -395,6 +397,13 @@ impl Proxy {
         self.shared.stalled.store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Stall every connection (as [`Proxy::stall`]) when the client sends a
+    /// chunk holding `marker`, before that chunk is forwarded: the server
+    /// never sees the request, the client never gets an answer. Once.
+    pub fn stall_on(&self, marker: &[u8]) {
+        *self.shared.stall_marker.lock().unwrap_or_else(|e| e.into_inner()) = Some(marker.to_vec());
+    }
+
     /// Close new connections at once (true), or forward them again (false).
     pub fn refuse(&self, on: bool) {
         self.shared.refusing.store(on, std::sync::atomic::Ordering::SeqCst);
@@ -457,12 +466,24 @@ fn pump(mut from: std::net::TcpStream, mut to: std::net::TcpStream, upstream: bo
         let mut chunk = &buf[..n];
         let mut cut = false;
         if upstream {
+            let mut marker = s.stall_marker.lock().unwrap_or_else(|e| e.into_inner());
+            if marker
+                .as_ref()
+                .is_some_and(|m| chunk.windows(m.len()).any(|w| w == m.as_slice()))
+            {
+                *marker = None;
+                s.stalled.store(true, SeqCst);
+            }
+            drop(marker);
             let before = s.up.fetch_add(n as u64, SeqCst);
             let at = s.cut_at.load(SeqCst);
             if at > 0 && before + n as u64 >= at && s.cut_at.compare_exchange(at, 0, SeqCst, SeqCst).is_ok() {
                 chunk = &chunk[..(at.saturating_sub(before) as usize).min(n)];
                 cut = true;
             }
+        }
+        while s.stalled.load(SeqCst) && !s.stop.load(SeqCst) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
         }
         if to.write_all(chunk).is_err() {
             break;

@@ -2,9 +2,11 @@
 //! retries, and the completion protocol of `docs/neo4j-model.md`.
 //!
 //! Roles, as in every sink: [`schema`] (labels, types, statements),
-//! [`rows`] (analysis → parameter rows), [`retry`] (the retry decision),
+//! [`rows`] (analysis → parameter rows; [`callargs`] reads the typed
+//! properties of a call's arguments), [`retry`] (the retry decision),
 //! and [`Neo4jSink`] here (the connection and the write protocol).
 
+pub mod callargs;
 pub mod retry;
 pub mod rows;
 pub mod schema;
@@ -23,6 +25,14 @@ pub enum DbError {
     Connect { uri: String, reason: String },
     #[error("{what}: {source}")]
     Query { what: String, source: neo4rs::Error },
+    /// A limit that no retry can fix (the query is not retried).
+    #[error("{what}: {limit}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Limit {
+        what: String,
+        limit: retry::Limit,
+        /// The server's code and message, when the server stopped it.
+        detail: Option<String>,
+    },
     #[error("{what}: gave up after {attempts} attempts over {secs}s; last error: {last}")]
     GaveUp {
         what: String,
@@ -30,6 +40,17 @@ pub enum DbError {
         secs: u64,
         last: String,
     },
+}
+
+/// How [`Neo4jSink::with_retry`] treats failures.
+#[derive(Clone, Copy)]
+struct Policy {
+    /// Longest one attempt may take (`None`: the caller bounds the whole).
+    attempt_timeout: Option<Duration>,
+    /// A retry starts only while this much time has not passed.
+    retry_for: Duration,
+    /// Which errors are worth another attempt.
+    retriable: fn(&neo4rs::Error) -> bool,
 }
 
 pub struct Neo4jSink {
@@ -179,6 +200,18 @@ fn connect_reason(e: &neo4rs::Error) -> String {
     }
 }
 
+/// The server's code and message in an error, for a message to the user.
+fn server_detail(e: &neo4rs::Error) -> String {
+    match e {
+        neo4rs::Error::Neo4j(n) => format!("{}: {}", n.code(), n.message()),
+        neo4rs::Error::UnexpectedMessage(m) => match (retry::embedded_code(m), retry::embedded_message(m)) {
+            (Some(code), Some(message)) => format!("{code}: {message}"),
+            _ => m.clone(),
+        },
+        other => other.to_string(),
+    }
+}
+
 /// One notification as a line: `CODE: description`.
 fn notification_line(n: &neo4rs::summary::Notification) -> String {
     let code = n.code.as_deref().unwrap_or("notification");
@@ -231,7 +264,7 @@ impl Neo4jSink {
 
     /// Run one statement in its own transaction, retrying transient failures.
     async fn run(&self, what: &str, make: impl Fn() -> Query) -> Result<(), DbError> {
-        self.with_retry(what, || async {
+        self.with_retry(self.write_policy(), what, || async {
             let mut txn = self.graph().start_txn_on(self.database.as_str()).await?;
             txn.run(make()).await?;
             txn.commit().await.map(drop)
@@ -245,17 +278,18 @@ impl Neo4jSink {
         what: &str,
         make: impl Fn() -> Query,
     ) -> Result<Vec<T>, DbError> {
-        Ok(self.fetch_noted(what, make).await?.0)
+        Ok(self.fetch_noted(self.write_policy(), what, make).await?.0)
     }
 
     /// [`Neo4jSink::fetch`], with the notifications the server sent about
     /// the statement (deprecations, performance hints…) as readable lines.
     async fn fetch_noted<T: serde::de::DeserializeOwned>(
         &self,
+        policy: Policy,
         what: &str,
         make: impl Fn() -> Query,
     ) -> Result<(Vec<T>, Vec<String>), DbError> {
-        self.with_retry(what, || async {
+        self.with_retry(policy, what, || async {
             let mut txn = self.graph().start_txn_on(self.database.as_str()).await?;
             let mut stream = txn.execute(make()).await?;
             let mut out = Vec::new();
@@ -283,7 +317,19 @@ impl Neo4jSink {
         }
     }
 
-    async fn with_retry<T, F, Fut>(&self, what: &str, attempt: F) -> Result<T, DbError>
+    /// Ingest's policy: transient errors and timed-out attempts are retried
+    /// for `ingest.retry_secs`, each attempt bounded by `ingest.batch_timeout_secs`.
+    fn write_policy(&self) -> Policy {
+        Policy {
+            attempt_timeout: Some(self.batch_timeout),
+            retry_for: self.retry_for,
+            retriable: retry::is_retriable,
+        }
+    }
+
+    /// Run `attempt` until it succeeds, fails for good, or the policy's
+    /// retry budget is spent.
+    async fn with_retry<T, F, Fut>(&self, policy: Policy, what: &str, attempt: F) -> Result<T, DbError>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Result<T, neo4rs::Error>>,
@@ -292,22 +338,21 @@ impl Neo4jSink {
         let mut n: u32 = 0;
         loop {
             n += 1;
-            let last = match tokio::time::timeout(self.batch_timeout, attempt()).await {
+            let outcome = match policy.attempt_timeout {
+                Some(limit) => tokio::time::timeout(limit, attempt()).await.map_err(|_| limit),
+                None => Ok(attempt().await),
+            };
+            let last = match outcome {
                 Ok(Ok(v)) => return Ok(v),
-                Ok(Err(e)) if !retry::is_retriable(&e) => {
-                    return Err(DbError::Query {
-                        what: what.into(),
-                        source: e,
-                    })
-                }
+                Ok(Err(e)) if !(policy.retriable)(&e) => return Err(final_error(what, e)),
                 Ok(Err(e)) => e.to_string(),
-                Err(_) => {
+                Err(limit) => {
                     self.renew_pool().await;
-                    format!("no answer within {}s", self.batch_timeout.as_secs())
+                    format!("no answer within {}s", limit.as_secs())
                 }
             };
             let wait = retry::backoff(n - 1);
-            if start.elapsed() + wait > self.retry_for {
+            if start.elapsed() + wait > policy.retry_for {
                 return Err(DbError::GaveUp {
                     what: what.into(),
                     attempts: n,
@@ -414,7 +459,7 @@ impl Neo4jSink {
             }
             let group = &steps[start..end];
             let what = format!("writing a batch of {n} rows");
-            self.with_retry(&what, || async {
+            self.with_retry(self.write_policy(), &what, || async {
                 let mut txn = self.graph().start_txn_on(self.database.as_str()).await?;
                 for (stmt, chunk, _) in group {
                     txn.run(Query::new(stmt.clone()).param("rows", bolt_rows(chunk)))
@@ -456,20 +501,59 @@ impl Neo4jSink {
 
     /// Run a read-only query with parameters: its rows as JSON objects, and
     /// the server's notifications about it.
+    ///
+    /// `limit` bounds the whole run, client side (neo4rs offers no way to
+    /// send a server-side transaction timeout with an explicit transaction).
+    /// Only a failed connection is retried, within that time: a query that
+    /// ran into a time or memory limit fails at once with [`DbError::Limit`].
     pub async fn query_rows(
         &self,
         cypher: &str,
         params: &HashMap<String, serde_json::Value>,
+        limit: Duration,
     ) -> Result<(Vec<serde_json::Map<String, serde_json::Value>>, Vec<String>), DbError> {
+        let what = "running the query";
         let bolt_params: Vec<(String, BoltType)> = params.iter().map(|(k, v)| (k.clone(), json_to_bolt(v))).collect();
-        self.fetch_noted("running the query", || {
+        let policy = Policy {
+            attempt_timeout: None,
+            retry_for: limit,
+            retriable: retry::is_query_retriable,
+        };
+        let run = self.fetch_noted(policy, what, || {
             let mut q = Query::new(cypher.to_owned());
             for (k, v) in &bolt_params {
                 q = q.param(k, v.clone());
             }
             q
-        })
-        .await
+        });
+        match tokio::time::timeout(limit, run).await {
+            Ok(result) => result,
+            Err(_) => {
+                // The connection may still get the abandoned query's answer.
+                self.renew_pool().await;
+                Err(DbError::Limit {
+                    what: what.into(),
+                    limit: retry::Limit::Client(limit),
+                    detail: None,
+                })
+            }
+        }
+    }
+}
+
+/// The error for a failure that is not retried: a limit the statement ran
+/// into, or any other error as it came.
+fn final_error(what: &str, e: neo4rs::Error) -> DbError {
+    match retry::limit_of(&e) {
+        Some(limit) => DbError::Limit {
+            what: what.into(),
+            limit,
+            detail: Some(server_detail(&e)),
+        },
+        None => DbError::Query {
+            what: what.into(),
+            source: e,
+        },
     }
 }
 

@@ -1,7 +1,98 @@
-//! The retry decision: which database errors are transient, and the
+//! The retry decision: which database errors are transient, which are a
+//! query running into a limit (time, memory) that no retry can fix, and the
 //! backoff between attempts. Kept apart so it is tested on its own.
 
 use std::time::Duration;
+
+/// A limit a query ran into: final, whatever the retry budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// graphmalw's own time limit for one query (`query.timeout_secs`).
+    Client(Duration),
+    /// A time limit of the server: Neo4j's transaction timeout, ArcadeDB's
+    /// command or regular expression timeout.
+    ServerTime,
+    /// A memory limit of the server: Neo4j's transaction or pool memory,
+    /// ArcadeDB's query heap budget.
+    Memory,
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::Client(d) => write!(f, "did not finish within its time limit of {} s", d.as_secs()),
+            Limit::ServerTime => f.write_str("the server stopped it at its time limit"),
+            Limit::Memory => f.write_str("the server stopped it at its memory limit"),
+        }
+    }
+}
+
+/// The server limit an error reports, if any (by Neo4j status code, or by
+/// ArcadeDB's message, which comes with a generic code).
+pub fn limit_of(err: &neo4rs::Error) -> Option<Limit> {
+    match err {
+        neo4rs::Error::Neo4j(e) => limit_of_code(e.code(), e.message()),
+        neo4rs::Error::UnexpectedMessage(m) => limit_of_code(embedded_code(m).unwrap_or_default(), m),
+        _ => None,
+    }
+}
+
+/// [`limit_of`] by status code and message.
+pub fn limit_of_code(code: &str, message: &str) -> Option<Limit> {
+    let m = message.to_ascii_lowercase();
+    if code.starts_with("Neo.ClientError.Transaction.TransactionTimedOut")
+        || m.contains("regular expression operation aborted")
+        || m.contains("regextimeout")
+        || m.contains("arcadedb.command.timeout")
+        || m.contains("timeoutexception")
+        || m.contains("timeout on command")
+    {
+        Some(Limit::ServerTime)
+    } else if matches!(
+        code,
+        "Neo.TransientError.General.MemoryPoolOutOfMemoryError"
+            | "Neo.TransientError.General.TransactionOutOfMemoryError"
+            | "Neo.TransientError.General.OutOfMemoryError"
+    ) || m.contains("heap budget exceeded")
+        || m.contains("outofmemoryerror")
+    {
+        Some(Limit::Memory)
+    } else {
+        None
+    }
+}
+
+/// Is a failed read query worth another attempt? Only when the connection
+/// failed (lost, reset, or a restarted server refusing the old session),
+/// never when the query ran into a limit: it would only run into it again,
+/// after keeping the server busy for as long once more.
+pub fn is_query_retriable(err: &neo4rs::Error) -> bool {
+    if limit_of(err).is_some() {
+        return false;
+    }
+    match err {
+        neo4rs::Error::IOError { .. } | neo4rs::Error::ConnectionError => true,
+        neo4rs::Error::Neo4j(e) => is_stale_session(e.code(), e.message()),
+        neo4rs::Error::UnexpectedMessage(m) => {
+            is_stale_session(embedded_code(m).unwrap_or_default(), m) || is_connection_message(m)
+        }
+        _ => false,
+    }
+}
+
+/// A server that restarts under a running client refuses the old session's
+/// credentials, or answers a half-open connection from the wrong state; a
+/// fresh connection works again. (Retries only happen after the credentials
+/// were proved at connect time.)
+fn is_stale_session(code: &str, message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    match code {
+        "Neo.ClientError.Security.AuthorizationExpired" | "Neo.ClientError.Security.TokenExpired" => true,
+        "Neo.ClientError.Security.Unauthorized" => m.contains("no longer valid"),
+        "Neo.ClientError.Request.Invalid" => m.contains("not expected in state"),
+        _ => false,
+    }
+}
 
 /// Is an error worth another attempt of the same batch?
 ///
@@ -35,14 +126,10 @@ pub fn is_retriable_code(code: &str, message: &str) -> bool {
         );
     }
     let m = message.to_ascii_lowercase();
+    if is_stale_session(code, message) {
+        return true;
+    }
     match code {
-        // A server that restarts under a running ingest refuses the old
-        // session's credentials, or answers a half-open connection from the
-        // wrong state; a fresh connection works again. (Retries only happen
-        // after the credentials were proved at connect time.)
-        "Neo.ClientError.Security.AuthorizationExpired" | "Neo.ClientError.Security.TokenExpired" => true,
-        "Neo.ClientError.Security.Unauthorized" if m.contains("no longer valid") => true,
-        "Neo.ClientError.Request.Invalid" if m.contains("not expected in state") => true,
         "Neo.ClientError.Cluster.NotALeader"
         | "Neo.ClientError.General.ForbiddenOnReadOnlyDatabase"
         | "Neo.ClientError.Schema.ConstraintValidationFailed" => true,
@@ -194,6 +281,100 @@ mod tests {
             Some("Cannot open database: \"x\" does not exist")
         );
         assert_eq!(embedded_message("no message here"), None);
+    }
+
+    #[test]
+    fn limits_are_recognised_on_both_servers() {
+        let neo4j = [
+            ("Neo.ClientError.Transaction.TransactionTimedOut", Limit::ServerTime),
+            (
+                "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
+                Limit::ServerTime,
+            ),
+            ("Neo.TransientError.General.MemoryPoolOutOfMemoryError", Limit::Memory),
+            ("Neo.TransientError.General.TransactionOutOfMemoryError", Limit::Memory),
+        ];
+        for (code, limit) in neo4j {
+            assert_eq!(
+                limit_of_code(code, "The transaction has been terminated."),
+                Some(limit),
+                "{code}"
+            );
+        }
+        let arcadedb = [
+            ("Query heap budget exceeded (used 512MB)", Limit::Memory),
+            (
+                "Regular expression operation aborted (arcadedb.command.regexTimeout=5000ms)",
+                Limit::ServerTime,
+            ),
+            (
+                "com.arcadedb.exception.TimeoutException: timeout of 1000ms (arcadedb.command.timeout)",
+                Limit::ServerTime,
+            ),
+        ];
+        for (message, limit) in arcadedb {
+            assert_eq!(
+                limit_of_code("Neo.DatabaseError.General.UnknownError", message),
+                Some(limit)
+            );
+        }
+        assert_eq!(
+            limit_of_code("Neo.ClientError.Statement.SyntaxError", "Invalid input"),
+            None
+        );
+        assert_eq!(
+            limit_of_code("Neo.TransientError.Transaction.DeadlockDetected", ""),
+            None
+        );
+    }
+
+    #[test]
+    fn a_query_is_retried_only_when_its_connection_failed() {
+        let neo4j = |code: &str, message: &str| {
+            let m = format!(
+                "unexpected response for PULL: Failure(Failure {{ metadata: BoltMap {{ value: {{BoltString {{ value: \"message\" }}: \
+                 String(BoltString {{ value: \"{message}\" }}), BoltString {{ value: \"code\" }}: \
+                 String(BoltString {{ value: \"{code}\" }})}} }} }})"
+            );
+            neo4rs::Error::UnexpectedMessage(m)
+        };
+        let reset = neo4rs::Error::IOError {
+            detail: std::io::Error::from(std::io::ErrorKind::ConnectionReset),
+        };
+        assert!(is_query_retriable(&reset));
+        assert!(is_query_retriable(&neo4rs::Error::ConnectionError));
+        assert!(is_query_retriable(&neo4j(
+            "Neo.ClientError.Security.AuthorizationExpired",
+            ""
+        )));
+        // Final for a query, though ingest retries some: limits, transient and other errors.
+        for (code, message, limit) in [
+            (
+                "Neo.TransientError.General.MemoryPoolOutOfMemoryError",
+                "pool is full",
+                Some(Limit::Memory),
+            ),
+            (
+                "Neo.ClientError.Transaction.TransactionTimedOutClientConfiguration",
+                "timed out",
+                Some(Limit::ServerTime),
+            ),
+            (
+                "Neo.DatabaseError.General.UnknownError",
+                "Query heap budget exceeded",
+                Some(Limit::Memory),
+            ),
+            (
+                "Neo.DatabaseError.General.UnknownError",
+                "Regular expression operation aborted",
+                Some(Limit::ServerTime),
+            ),
+            ("Neo.TransientError.Transaction.DeadlockDetected", "", None),
+            ("Neo.ClientError.Statement.SyntaxError", "Invalid input", None),
+        ] {
+            assert!(!is_query_retriable(&neo4j(code, message)), "{code}: {message}");
+            assert_eq!(limit_of(&neo4j(code, message)), limit, "{code}: {message}");
+        }
     }
 
     #[test]

@@ -306,7 +306,8 @@ fn graph_rows(b: &mut Builder, analysis: &str, g: &Graph) {
     }
     for e in &g.edges {
         let args = serde_json::to_string(&crate::sink::json::Args(&e.args)).unwrap_or_else(|_| "{}".into());
-        let extra = vec![("count", Prop::Int(e.count as i64)), ("args", b.text(&args))];
+        let mut extra = vec![("count", Prop::Int(e.count as i64)), ("args", b.text(&args))];
+        extra.extend(super::callargs::typed(e.kind, &e.args));
         b.rel(Rel::Behaviour(e.kind), uids[e.from].clone(), uids[e.to].clone(), extra);
     }
 }

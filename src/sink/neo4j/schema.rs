@@ -267,9 +267,14 @@ impl Rel {
         }
     }
 
-    /// Relationship properties set from the row.
+    /// Relationship properties set from the row. Behaviour relationships
+    /// carry, besides `count` and `args`, the [`CallArg`]s of their kind.
     pub fn properties(self) -> &'static [&'static str] {
         match self {
+            Rel::Behaviour(EdgeKind::ApiNproc) => &["count", "args", "creation_flags", "image", "command_line"],
+            Rel::Behaviour(EdgeKind::ApiFileHandle | EdgeKind::FileHandleApi) => {
+                &["count", "args", "information_class"]
+            }
             Rel::Behaviour(_) => &["count", "args"],
             Rel::Dropped => &["name", "path", "type"],
             Rel::Matched => &["severity", "attack"],
@@ -294,6 +299,68 @@ impl Rel {
             s.push_str(&sets.join(", "));
         }
         s
+    }
+}
+
+/// A behaviour relationship property read at ingest from the arguments of
+/// the call that made the edge (`args`), so that queries compare typed
+/// values instead of searching JSON text. Which relationship types carry
+/// which is [`Rel::properties`]; the reading is `callargs::typed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallArg {
+    /// The relationship property.
+    pub name: &'static str,
+    /// The argument names it is read from, first present one wins (Cuckoo
+    /// and CAPE spell them differently).
+    pub from: &'static [&'static str],
+    pub read: ArgRead,
+}
+
+/// How a [`CallArg`]'s value is read from the argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgRead {
+    /// An integer: a JSON number, or a decimal or `0x` hexadecimal string.
+    Int,
+    /// A non-empty string.
+    Text,
+    /// A non-empty string, else the program the `command_line` property
+    /// names (its first word, or its first quoted part).
+    Image,
+}
+
+impl CallArg {
+    pub const ALL: [CallArg; 4] = [
+        CallArg {
+            name: "information_class",
+            from: &["information_class", "FileInformationClass", "file_information_class"],
+            read: ArgRead::Int,
+        },
+        CallArg {
+            name: "creation_flags",
+            from: &["CreationFlags", "creation_flags"],
+            read: ArgRead::Int,
+        },
+        CallArg {
+            name: "image",
+            from: &[
+                "ApplicationName",
+                "ImagePathName",
+                "filepath",
+                "application_name",
+                "FilePath",
+            ],
+            read: ArgRead::Image,
+        },
+        CallArg {
+            name: "command_line",
+            from: &["CommandLine", "command_line"],
+            read: ArgRead::Text,
+        },
+    ];
+
+    /// The call argument property of this name, if it is one.
+    pub fn named(name: &str) -> Option<CallArg> {
+        CallArg::ALL.into_iter().find(|a| a.name == name)
     }
 }
 
@@ -336,8 +403,22 @@ mod tests {
         assert_eq!(
             Rel::Behaviour(EdgeKind::ApiFileHandle).merge_statement(),
             "UNWIND $rows AS row MATCH (a:Api {uid: row.from}) MATCH (b:FileHandle {uid: row.to}) \
-             MERGE (a)-[r:API_FILE_HANDLE]->(b) SET r.count = row.count, r.args = row.args"
+             MERGE (a)-[r:API_FILE_HANDLE]->(b) SET r.count = row.count, r.args = row.args, \
+             r.information_class = row.information_class"
         );
+    }
+
+    #[test]
+    fn every_behaviour_property_besides_count_and_args_is_a_call_argument() {
+        for k in EdgeKind::ALL {
+            for p in Rel::Behaviour(k).properties() {
+                assert!(["count", "args"].contains(p) || CallArg::named(p).is_some(), "{p}");
+            }
+        }
+        for a in CallArg::ALL {
+            let on = |k| Rel::Behaviour(k).properties().contains(&a.name);
+            assert!(EdgeKind::ALL.into_iter().any(on), "{} is on no relationship", a.name);
+        }
     }
 
     #[test]
