@@ -94,12 +94,6 @@ fn assert_indexes_online(c: &Conn) {
     assert!(rows.is_empty(), "indexes not ONLINE: {rows:?}");
 }
 
-fn ingest_ok(c: &Conn, args: &[&str]) -> String {
-    let o = c.ingest(args);
-    assert!(o.status.success(), "ingest {args:?} failed: {}", stderr(&o));
-    stderr(&o)
-}
-
 #[test]
 fn long_values_fit_every_index() {
     let _g = db::serial();
@@ -107,7 +101,7 @@ fn long_values_fit_every_index() {
     db::wipe(&c);
     let dir = tempfile::tempdir().expect("tempdir");
     write_long_value_reports(dir.path());
-    let log = ingest_ok(&c, &[path_str(dir.path())]);
+    let log = c.ingest_ok(&[path_str(dir.path())]);
     assert!(log.contains("long values truncated"), "{log}");
     // Everything arrived: one analysis, process, module… per report.
     let snap = db::snapshot(&c);
@@ -154,7 +148,7 @@ fn neo4j_admin_import_equals_ingest_and_ingest_then_skips() {
     let reports = db::strs(&reports);
 
     db::wipe(&c);
-    ingest_ok(&c, &reports);
+    c.ingest_ok(&reports);
     let ingested = db::snapshot(&c);
 
     let out = tempfile::tempdir().expect("tempdir");
@@ -170,7 +164,7 @@ fn neo4j_admin_import_equals_ingest_and_ingest_then_skips() {
     db::assert_same(&db::snapshot(&c), &ingested, "neo4j-admin import against ingest");
 
     // The import marked every analysis complete: ingest skips them all.
-    let log = ingest_ok(&c, &reports);
+    let log = c.ingest_ok(&reports);
     let analyses = ingested.labels["Analysis"];
     assert!(
         log.contains("ingested 0 analyses") && log.contains(&format!("skipped {analyses} ")),

@@ -63,6 +63,13 @@ impl Conn {
             .expect("graphmalw runs")
     }
 
+    /// `ingest ARGS`, which must succeed; its stderr (the summary).
+    pub(crate) fn ingest_ok(&self, args: &[&str]) -> String {
+        let o = self.ingest(args);
+        assert!(o.status.success(), "ingest {args:?} failed: {}", stderr(&o));
+        stderr(&o)
+    }
+
     pub(crate) fn spawn_ingest(&self, args: &[&str]) -> Child {
         let mut full = vec!["ingest"];
         full.extend_from_slice(args);
@@ -230,8 +237,7 @@ pub(crate) fn clean(c: &Conn) -> &'static Snapshot {
     CLEAN.get_or_init(|| {
         wipe(c);
         let args = corpus_args();
-        let o = c.ingest(&strs(&args));
-        assert!(o.status.success(), "clean ingest failed: {}", stderr(&o));
+        c.ingest_ok(&strs(&args));
         snapshot(c)
     })
 }
@@ -538,8 +544,7 @@ fn sigkill_midway_then_rerun_equals_a_clean_run() {
         complete_analyses(&c) < expected.labels["Analysis"],
         "the kills left work undone"
     );
-    let o = c.ingest(&strs(&args));
-    assert!(o.status.success(), "{}", stderr(&o));
+    c.ingest_ok(&strs(&args));
     assert_same(&snapshot(&c), &expected, "after SIGKILL and re-run");
 }
 
@@ -578,8 +583,7 @@ fn database_restart_midway_then_rerun_equals_a_clean_run() {
             "unclear failure: {err}"
         );
     }
-    let o = c.ingest(&strs(&args));
-    assert!(o.status.success(), "{}", stderr(&o));
+    c.ingest_ok(&strs(&args));
     assert_same(&snapshot(&c), &expected, "after a database restart and re-run");
 }
 
@@ -659,8 +663,7 @@ fn hostile_strings_round_trip_as_plain_values() {
     wipe(&c);
     let dir = tempfile::tempdir().expect("tempdir");
     let report = hostile_report(dir.path());
-    let o = c.ingest(&[report.to_str().unwrap_or_default()]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    c.ingest_ok(&[report.to_str().unwrap_or_default()]);
     let g = c.client();
     let procs = query(
         &g,

@@ -235,8 +235,7 @@ fn every_query_finds_its_hits_and_not_its_non_hits() {
     db::wipe(&conn);
     let reports = db::corpus();
     let args = support::args_of(&reports);
-    let o = conn.ingest(&db::strs(&args));
-    assert!(o.status.success(), "ingest failed: {}", stderr(&o));
+    conn.ingest_ok(&db::strs(&args));
 
     // EXPLAIN of every query, with its defaults: no error and no notification
     // (on Neo4j 5.26: no deprecated syntax, no cartesian product…).
@@ -337,8 +336,7 @@ fn empty_strings_in_names_do_not_break_any_query() {
     let dir = tempfile::tempdir().expect("tempdir");
     let report = dir.path().join("empty-names.json");
     std::fs::write(&report, serde_json::to_vec(&empty_names_report()).expect("json")).expect("write");
-    let o = conn.ingest(&[support::path_str(&report), support::path_str(&support::examples())]);
-    assert!(o.status.success(), "ingest failed: {}", stderr(&o));
+    conn.ingest_ok(&[support::path_str(&report), support::path_str(&support::examples())]);
     let graph = support::build_json(&report);
     assert!(
         graph.to_string().contains("LdrGetProcedureAddress(kernel32.dll!)"),
