@@ -22,7 +22,7 @@
 pub mod cmd;
 pub mod model;
 pub mod pipeline;
-pub mod queries;
+pub(crate) mod queries;
 pub mod report;
 pub mod settings;
 pub mod sink;
