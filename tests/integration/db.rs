@@ -348,7 +348,9 @@ fn synth_corpus(count: u64) -> PathBuf {
     // The generator's own `corpus` command, in this process.
     let count = count.to_string();
     let dir_arg = dir.to_string_lossy();
-    let args = ["--count", &count, "--size", SYNTH_SIZE, "--seed", SYNTH_SEED, "--shape", "mix", "-o", &dir_arg];
+    let args = [
+        "--count", &count, "--size", SYNTH_SIZE, "--seed", SYNTH_SEED, "--shape", "mix", "-o", &dir_arg,
+    ];
     if let Err(e) = graphmalw_synth::cmd_corpus(&args.map(String::from)) {
         panic!("graphmalw-synth corpus failed: {e:#}");
     }
