@@ -6,14 +6,17 @@
 //! returns the [`Graph`] with nodes and edges in first-insertion order.
 //! Every graph rule of `docs/graph-rules.md` lives here, including which
 //! calls count at all (C1–C3, in `rules`); the parser only reads and
-//! normalises.
+//! normalises. The output views ([`SampleView`], [`IocsView`]) are here too:
+//! the shape in which sinks write what a report says about itself.
 
 mod builder;
 mod graph;
 pub(crate) mod rules;
+mod view;
 
 pub use builder::{GraphBuilder, GraphConfig};
 pub use graph::{Edge, EdgeKind, Graph, Node, NodeKind, NodeProps};
+pub use view::{IocsView, SampleView};
 
 use crate::report::ReportMeta;
 

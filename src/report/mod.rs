@@ -27,8 +27,7 @@ pub use read::{read_report, read_report_bytes, ReadLimits, ReportError};
 use serde_json::Value;
 
 /// The two argument schemas of spec section 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Cuckoo 2.x: arguments as an object, Cuckoo names.
     Cuckoo,
@@ -96,16 +95,13 @@ pub trait CallSink {
 }
 
 /// What the report says about the analysed file (`target.file`).
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SampleInfo {
     pub sha256: Option<String>,
     pub name: Option<String>,
     pub size: Option<u64>,
-    #[serde(rename = "type")]
     pub file_type: Option<String>,
-    #[serde(skip)]
     pub md5: Option<String>,
-    #[serde(skip)]
     pub sha1: Option<String>,
 }
 
