@@ -19,10 +19,10 @@ mod iocs;
 mod parse;
 mod read;
 
-pub(crate) use call::Arg;
-pub use call::{ArgRef, CallBuf};
-pub use iocs::{Dropped, Iocs, Signature};
-pub use read::{read_report, read_report_bytes, ReadLimits, ReportError};
+pub(crate) use call::{Arg, ArgRef, CallBuf};
+pub(crate) use iocs::{Dropped, Iocs, Signature};
+pub(crate) use read::{read_report, read_report_bytes};
+pub use read::{ReadLimits, ReportError};
 
 use serde_json::Value;
 
