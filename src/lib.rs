@@ -6,8 +6,10 @@
 //!
 //! 1. [`report`] reads a Cuckoo 2.x or CAPEv2 `report.json` (plain or gzip),
 //!    hashes it, and streams its calls, normalised to Cuckoo names, into a sink.
-//! 2. [`model`] is that sink: the pure graph builder of `docs/graph-rules.md`,
-//!    producing a [`model::Graph`] per report.
+//! 2. [`model`] is that sink: the pure graph builder of `docs/graph-rules.md`
+//!    (every rule, including which calls count), producing a [`model::Graph`]
+//!    per report, and the views in which sinks write a report's sample and
+//!    indicators.
 //! 3. [`sink`] writes graphs out: JSON, DOT, SVG (through Graphviz) and Neo4j.
 //! 4. [`cmd`] holds one file per command; [`settings`] layers defaults,
 //!    `graphmalw.toml`, the environment and the command line.
@@ -22,7 +24,7 @@
 pub mod cmd;
 pub mod model;
 pub mod pipeline;
-pub mod queries;
+pub(crate) mod queries;
 pub mod report;
 pub mod settings;
 pub mod sink;

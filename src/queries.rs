@@ -145,8 +145,10 @@ pub fn all() -> Result<Vec<Query>, String> {
     Ok(v)
 }
 
-/// The `$parameters` a query's text uses (outside comments and strings).
-pub fn used_parameters(cypher: &str) -> Vec<String> {
+/// The `$parameters` a query's text uses (outside comments and strings); the
+/// tests check each query's declared parameters against it.
+#[cfg(test)]
+fn used_parameters(cypher: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for line in cypher.lines() {
         let code = line.split("//").next().unwrap_or("");

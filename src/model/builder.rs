@@ -4,7 +4,7 @@
 //! a unit test named after it at the bottom of this file.
 
 use super::graph::{Edge, EdgeKind, Graph, Node, NodeKind, NodeProps, ProcDetails};
-use super::Outcome;
+use super::{rules, Outcome};
 use crate::report::{ArgRef, Call, CallBuf, CallSink, ProcessInfo};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -263,7 +263,7 @@ impl<'c> GraphBuilder<'c> {
         let pid = state.info.pid;
 
         // C1
-        if !self.categories.iter().any(|c| *c == call.category()) {
+        if !rules::listed(&self.categories, call) {
             return false;
         }
         // P1
@@ -288,14 +288,14 @@ impl<'c> GraphBuilder<'c> {
             }
         };
         // C2
-        if call.failed() {
+        if rules::failed(call) {
             return false;
         }
         // C3
         let Some(state) = self.current.as_mut() else {
             return false;
         };
-        if state.has_prev && self.prev.same_as(call) {
+        if state.has_prev && rules::repeats(&self.prev, call) {
             return false;
         }
         state.has_prev = true;
@@ -547,6 +547,10 @@ impl CallSink for GraphBuilder<'_> {
 
     fn end_process(&mut self) {
         self.current = None;
+    }
+
+    fn uncompared_fields(&self) -> &'static [&'static str] {
+        rules::UNCOMPARED
     }
 }
 

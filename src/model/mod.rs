@@ -4,12 +4,19 @@
 //! Nothing here does I/O. The builder is a [`CallSink`](crate::report::CallSink):
 //! the report parser pushes calls into it, and [`GraphBuilder::finish`]
 //! returns the [`Graph`] with nodes and edges in first-insertion order.
+//! Every graph rule of `docs/graph-rules.md` lives here, including which
+//! calls count at all (C1–C3, in `rules`); the parser only reads and
+//! normalises. The output views ([`SampleView`], [`IocsView`]) are here too:
+//! the shape in which sinks write what a report says about itself.
 
 mod builder;
 mod graph;
+pub(crate) mod rules;
+mod view;
 
 pub use builder::{GraphBuilder, GraphConfig};
 pub use graph::{Edge, EdgeKind, Graph, Node, NodeKind, NodeProps};
+pub use view::{IocsView, SampleView};
 
 use crate::report::ReportMeta;
 

@@ -147,12 +147,13 @@ pub struct CallBuf {
     /// Argument slots; only the first `n` are live.
     pub(crate) slots: Vec<Arg>,
     pub(crate) n: usize,
-    /// Rule C2 (set by normalisation).
-    pub(crate) failed: bool,
+    /// `last_error`, as a number (null or absent: `None`).
     pub(crate) last_error: Option<i64>,
+    /// `status: false`; after normalisation, only in a CAPE call.
     pub(crate) status_false: bool,
-    /// Every other field except the time (and CAPE's `id`), canonically
-    /// encoded and sorted by name: only compared, for rule C3.
+    /// Every other field except those the sink does not compare
+    /// ([`CallSink::uncompared_fields`](super::CallSink::uncompared_fields)),
+    /// canonically encoded and sorted by name: only compared, for rule C3.
     pub(crate) rest: Vec<u8>,
 }
 
@@ -165,9 +166,20 @@ impl CallBuf {
         &self.category
     }
 
-    /// Rule C2: `last_error > 0`, or CAPE's `status: false`.
-    pub fn failed(&self) -> bool {
-        self.failed
+    /// The call's `last_error`, when it is a number (rule C2 reads it).
+    pub fn last_error(&self) -> Option<i64> {
+        self.last_error
+    }
+
+    /// A CAPE call's `status: false` (rule C2 reads it).
+    pub fn cape_status_false(&self) -> bool {
+        self.status_false
+    }
+
+    /// The call's other fields, canonically encoded and sorted by name: equal
+    /// bytes ⇔ equal fields (rule C3 compares them).
+    pub(crate) fn other_fields(&self) -> &[u8] {
+        &self.rest
     }
 
     /// Arguments in report order, names normalised, first occurrence of a name kept.
@@ -183,7 +195,6 @@ impl CallBuf {
         self.api.clear();
         self.category.clear();
         self.n = 0;
-        self.failed = false;
         self.last_error = None;
         self.status_false = false;
         self.rest.clear();
@@ -267,33 +278,6 @@ impl CallBuf {
         self.n = self.n.min(self.slots.len());
     }
 
-    /// Rule C3: equal in everything but the time. Argument order does not matter.
-    pub fn same_as(&self, other: &CallBuf) -> bool {
-        if self.api != other.api
-            || self.category != other.category
-            || self.failed != other.failed
-            || self.n != other.n
-            || self.rest != other.rest
-        {
-            return false;
-        }
-        let (a, b) = (self.live_args(), other.live_args());
-        let same = |x: &Arg, y: &Arg| x.name == y.name && x.get() == y.get();
-        if a.iter().zip(b).all(|(x, y)| same(x, y)) {
-            return true;
-        }
-        if a.len() <= 16 {
-            return a.iter().all(|x| b.iter().any(|y| same(x, y)));
-        }
-        // Names are unique (first name wins): compare sorted, not pairwise.
-        fn sorted(m: &[Arg]) -> Vec<&Arg> {
-            let mut v: Vec<&Arg> = m.iter().collect();
-            v.sort_unstable_by(|x, y| x.name.cmp(&y.name));
-            v
-        }
-        sorted(a).iter().zip(sorted(b)).all(|(x, y)| same(x, y))
-    }
-
     /// The record of an owned [`Call`] (as normalised).
     pub fn from_call(call: &Call) -> CallBuf {
         let mut b = CallBuf::default();
@@ -304,7 +288,7 @@ impl CallBuf {
             a.name.push_str(name);
             a.set_value(value);
         }
-        b.failed = call.failed;
+        b.last_error = call.last_error;
         // Sorted as the parser sorts them: by encoded name, stable.
         let mut rest: Vec<&(String, Value)> = call.rest.iter().collect();
         rest.sort_by_key(|x| key_bytes(&x.0));

@@ -5,7 +5,8 @@ use super::Format;
 use serde_json::Value;
 
 /// Normalise a call as parsed, in place: CAPE names → Cuckoo names (section
-/// 1), `process_identifier` strings of digits → integers, rule C2's `failed`.
+/// 1), `process_identifier` strings of digits → integers; a Cuckoo call's
+/// `status` is not CAPE's (section 1: only CAPE's `status: false` means failed).
 pub(crate) fn normalise(call: &mut CallBuf, format: Format) {
     if format == Format::Cape {
         rename_cape_args(call);
@@ -24,7 +25,7 @@ pub(crate) fn normalise(call: &mut CallBuf, format: Format) {
         }
     }
     pid_args_to_integers(call);
-    call.failed = call.last_error.is_some_and(|e| e > 0) || (format == Format::Cape && call.status_false);
+    call.status_false &= format == Format::Cape;
 }
 
 /// A `process_identifier` string of ASCII digits becomes an integer. Any
@@ -235,11 +236,11 @@ mod tests {
     }
 
     #[test]
-    fn status_false_fails_only_cape_calls() {
+    fn status_false_is_kept_only_in_cape_calls() {
         let mut r = raw("NtOpenKey", &[]);
         r.status_false = true;
-        assert!(r.clone().normalise(Format::Cape).failed);
-        assert!(!r.normalise(Format::Cuckoo).failed);
+        assert!(r.clone().normalise(Format::Cape).cape_status_false());
+        assert!(!r.normalise(Format::Cuckoo).cape_status_false());
     }
 
     #[test]

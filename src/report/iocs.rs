@@ -8,12 +8,12 @@
 //! graph does not use (`data`, `marks`, `yara`…) are skipped unread.
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
 /// The indicators of one report, each list deduplicated in first-seen order.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Iocs {
     pub mutexes: Vec<String>,
     pub domains: Vec<Domain>,
@@ -22,14 +22,14 @@ pub struct Iocs {
     pub dropped: Vec<Dropped>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Domain {
     pub domain: String,
     /// The address the domain resolved to, when the report says.
     pub ip: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Signature {
     pub name: String,
     pub description: Option<String>,
@@ -38,12 +38,11 @@ pub struct Signature {
     pub attack: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Dropped {
     pub sha256: String,
     pub name: Option<String>,
     pub path: Option<String>,
-    #[serde(rename = "type")]
     pub file_type: Option<String>,
     pub size: Option<u64>,
 }

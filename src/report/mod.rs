@@ -9,7 +9,9 @@
 //! [`CallSink`] (the graph builder) as they are parsed, so memory follows the
 //! graph, not the report.
 //!
-//! It is not for graph rules: nothing here decides what becomes a node.
+//! It is not for graph rules: nothing here decides what becomes a node or
+//! which calls count (rules C1–C3 are `model::rules`'; the parser learns the
+//! fields C3 ignores from its [`CallSink`]).
 
 mod call;
 mod cape;
@@ -17,15 +19,15 @@ mod iocs;
 mod parse;
 mod read;
 
-pub use call::{ArgRef, CallBuf};
-pub use iocs::{Dropped, Iocs, Signature};
-pub use read::{read_report, read_report_bytes, ReadLimits, ReportError};
+pub(crate) use call::{Arg, ArgRef, CallBuf};
+pub(crate) use iocs::{Dropped, Iocs, Signature};
+pub(crate) use read::{read_report, read_report_bytes};
+pub use read::{ReadLimits, ReportError};
 
 use serde_json::Value;
 
 /// The two argument schemas of spec section 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Cuckoo 2.x: arguments as an object, Cuckoo names.
     Cuckoo,
@@ -60,10 +62,10 @@ pub struct Call {
     pub category: String,
     /// Arguments in report order, names normalised, first occurrence of a name wins.
     pub args: Vec<(String, Value)>,
-    /// Rule C2: `last_error > 0`, or CAPE's `status: false`.
-    pub failed: bool,
-    /// Every other field of the call except its time (and CAPE's `id`), kept
-    /// only so that rule C3 can compare a call with the previous one.
+    /// `last_error`, when it is a number (rule C2 reads it).
+    pub last_error: Option<i64>,
+    /// Every other field of the call except those rule C3 does not compare,
+    /// kept only so that C3 can compare a call with the previous one.
     pub rest: Vec<(String, Value)>,
 }
 
@@ -85,20 +87,21 @@ pub trait CallSink {
     /// one of its own (the parser fills whatever buffer it gets back; it
     /// reuses the buffers' capacity, so parsing does not allocate per call).
     fn call(&mut self, call: &mut CallBuf) -> Result<(), String>;
+    /// The call fields the sink never compares (rule C3's policy, which the
+    /// sink owns): the parser skips them instead of keeping them in the
+    /// [`CallBuf`].
+    fn uncompared_fields(&self) -> &'static [&'static str];
     fn end_process(&mut self);
 }
 
 /// What the report says about the analysed file (`target.file`).
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SampleInfo {
     pub sha256: Option<String>,
     pub name: Option<String>,
     pub size: Option<u64>,
-    #[serde(rename = "type")]
     pub file_type: Option<String>,
-    #[serde(skip)]
     pub md5: Option<String>,
-    #[serde(skip)]
     pub sha1: Option<String>,
 }
 

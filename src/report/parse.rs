@@ -946,6 +946,7 @@ impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
                 key: &mut ctx.key,
                 canon: &mut ctx.canon,
                 index: i,
+                uncompared: ctx.sink.uncompared_fields(),
             };
             if seq.next_element_seed(seed)?.is_none() {
                 break;
@@ -972,6 +973,8 @@ struct CallSeed<'a> {
     key: &'a mut String,
     canon: &'a mut Canon,
     index: usize,
+    /// Fields not kept: [`CallSink::uncompared_fields`].
+    uncompared: &'static [&'static str],
 }
 
 impl<'de> DeserializeSeed<'de> for CallSeed<'_> {
@@ -985,6 +988,7 @@ impl<'de> DeserializeSeed<'de> for CallSeed<'_> {
             key: self.key,
             canon: self.canon,
             index: self.index,
+            uncompared: self.uncompared,
         })?;
         path.pop();
         Ok(())
@@ -998,7 +1002,12 @@ impl<'de> Visitor<'de> for CallSeed<'_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let CallSeed {
-            path, key, call, canon, ..
+            path,
+            key,
+            call,
+            canon,
+            uncompared,
+            ..
         } = self;
         call.clear();
         let (mut has_api, mut has_category) = (false, false);
@@ -1029,15 +1038,7 @@ impl<'de> Visitor<'de> for CallSeed<'_> {
                         field: key,
                     })?;
                 }
-                // Rule C3 compares everything but the time; CAPE's `id` is a counter.
-                k @ ("time" | "timestamp" | "id") => {
-                    let k = match k {
-                        "time" => "time",
-                        "timestamp" => "timestamp",
-                        _ => "id",
-                    };
-                    map.next_value_seed(SkipKey { path, key: k })?;
-                }
+                k if uncompared.contains(&k) => map.next_value_seed(Skip { path, key: k })?,
                 _ => {
                     // Kept for C3, canonically encoded: the name, then the value.
                     let start = call.rest.len();
@@ -1352,16 +1353,20 @@ mod tests {
         fn call(&mut self, c: &mut CallBuf) -> Result<(), String> {
             let args: Vec<String> = c.args().map(|(n, v)| format!("{n}={:?}", v.to_value())).collect();
             self.0.push(format!(
-                "call {} {} failed={} args={args:?} rest={:?}",
+                "call {} {} last_error={:?} status_false={} args={args:?} rest={:?}",
                 c.api(),
                 c.category(),
-                c.failed(),
+                c.last_error(),
+                c.cape_status_false(),
                 c.rest
             ));
             Ok(())
         }
         fn end_process(&mut self) {
             self.0.push("end".into());
+        }
+        fn uncompared_fields(&self) -> &'static [&'static str] {
+            crate::model::rules::UNCOMPARED
         }
     }
 

@@ -547,5 +547,8 @@ mod tests {
             Ok(())
         }
         fn end_process(&mut self) {}
+        fn uncompared_fields(&self) -> &'static [&'static str] {
+            &[]
+        }
     }
 }

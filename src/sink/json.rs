@@ -2,7 +2,7 @@
 //! report's indicators under `iocs`). One node or edge per line, so files
 //! diff well; the bytes depend only on the input and the settings.
 
-use crate::model::{Analysis, Edge, Graph, Node, NodeProps};
+use crate::model::{Analysis, Edge, Graph, IocsView, Node, NodeProps, SampleView};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::io::{self, Write};
 
@@ -13,7 +13,7 @@ pub fn write_graph<W: Write>(out: &mut W, analysis: &Analysis, graph: &Graph) ->
         "id": meta.id,
         "report": meta.report,
         "format": meta.format.map(|f| f.as_str()),
-        "sample": meta.sample,
+        "sample": SampleView::from(&meta.sample),
     });
     out.write_all(b"{\n  \"analysis\": ")?;
     serde_json::to_writer(&mut *out, &header)?;
@@ -36,7 +36,7 @@ pub fn write_graph<W: Write>(out: &mut W, analysis: &Analysis, graph: &Graph) ->
     } else {
         b"\n  ],\n  \"iocs\": "
     })?;
-    serde_json::to_writer(&mut *out, &meta.iocs)?;
+    serde_json::to_writer(&mut *out, &IocsView(&meta.iocs))?;
     out.write_all(b"\n}\n")
 }
 

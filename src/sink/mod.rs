@@ -1,13 +1,13 @@
 //! Output sinks: where finished graphs go. Each writes into any
 //! `io::Write`, so tests compare bytes in memory.
 
-pub mod csv;
+pub(crate) mod csv;
 pub mod dot;
-pub mod graphml;
+pub(crate) mod graphml;
 pub mod json;
-pub mod jsonl;
+pub(crate) mod jsonl;
 pub mod neo4j;
-pub mod svg;
+pub(crate) mod svg;
 
 /// The file formats of `graphmalw build`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum)]

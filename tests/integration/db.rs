@@ -345,17 +345,15 @@ fn synth_corpus(count: u64) -> PathBuf {
     }
     let dir = tmp.join(mine);
     let _ = std::fs::remove_dir_all(&dir);
-    let o = Command::new(env!("CARGO_BIN_EXE_graphmalw-synth"))
-        .args(["corpus", "--count", &count.to_string(), "--size", SYNTH_SIZE])
-        .args(["--seed", SYNTH_SEED, "--shape", "mix", "-o"])
-        .arg(&dir)
-        .output()
-        .expect("graphmalw-synth runs");
-    assert!(
-        o.status.success(),
-        "graphmalw-synth corpus failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    // The generator's own `corpus` command, in this process.
+    let count = count.to_string();
+    let dir_arg = dir.to_string_lossy();
+    let args = [
+        "--count", &count, "--size", SYNTH_SIZE, "--seed", SYNTH_SEED, "--shape", "mix", "-o", &dir_arg,
+    ];
+    if let Err(e) = graphmalw_synth::cmd_corpus(&args.map(String::from)) {
+        panic!("graphmalw-synth corpus failed: {e:#}");
+    }
     dir
 }
 

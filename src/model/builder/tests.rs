@@ -353,7 +353,7 @@ fn mk(api: &str, category: &str, args: &[(&str, Value)]) -> Call {
         api: api.into(),
         category: category.into(),
         args: args.iter().map(|(n, v)| (n.to_string(), v.clone())).collect(),
-        failed: false,
+        last_error: None,
         rest: vec![],
     }
 }

@@ -6,8 +6,8 @@
 //! properties of a call's arguments), [`retry`] (the retry decision),
 //! and [`Neo4jSink`] here (the connection and the write protocol).
 
-pub mod callargs;
-pub mod retry;
+pub(crate) mod callargs;
+pub(crate) mod retry;
 pub mod rows;
 pub mod schema;
 

@@ -1,5 +1,8 @@
-//! `graphmalw-synth`: the benchmark's helper (issue 6). Not part of the
-//! user-facing tool; `bench/run` drives it.
+//! `graphmalw-synth`: the benchmark's helper, a workspace member of its own
+//! outside the product crate (it uses only graphmalw's public library). Not
+//! part of the user-facing tool; `bench/run` drives the binary (`src/main.rs`,
+//! which calls [`main`]), and the interruption tests of `tests/integration`
+//! call [`cmd_corpus`] for their synthetic corpus.
 //!
 //! * `gen` / `corpus`: seeded, deterministic synthetic Cuckoo 2.x and CAPEv2
 //!   reports of a chosen size, with a realistic call mix (loader APIs,
@@ -37,7 +40,9 @@ usage:
       (write: NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD, NEO4J_DATABASE)
 sizes accept K, M, G suffixes (powers of 1024).";
 
-fn main() {
+/// The command line (see `USAGE`): runs one subcommand and exits the process
+/// with 0, 1 on an error, or 2 on a usage error.
+pub fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.first().map(String::as_str) {
         Some("gen") => cmd_gen(&args[1..]),
@@ -1298,7 +1303,9 @@ fn cmd_gen(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn cmd_corpus(args: &[String]) -> Result<()> {
+/// `corpus`, given its arguments after the subcommand name (`--count N
+/// --size BYTES [--seed N] [--shape cape|cuckoo|mix] [--gzip] -o DIR`).
+pub fn cmd_corpus(args: &[String]) -> Result<()> {
     let o = Opts::parse(args, &["--count", "--size", "--seed", "--shape", "-o"])?;
     let count = o.num("--count", 10)?;
     let size = o.num("--size", 200 << 10)?;
