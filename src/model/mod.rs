@@ -9,7 +9,7 @@ mod builder;
 mod graph;
 
 pub use builder::{GraphBuilder, GraphConfig};
-pub use graph::{Edge, EdgeKind, Graph, Node, NodeKind, NodeProps};
+pub use graph::{Args, Edge, EdgeKind, Graph, Node, NodeKind, NodeProps};
 
 use crate::report::ReportMeta;
 
