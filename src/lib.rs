@@ -8,8 +8,11 @@
 //!    hashes it, and streams its calls, normalised to Cuckoo names, into a sink.
 //! 2. [`model`] is that sink: the pure graph builder of `docs/graph-rules.md`,
 //!    producing a [`model::Graph`] per report.
-//! 3. [`sink`] writes graphs out: JSON, DOT, SVG (through Graphviz) and Neo4j.
-//! 4. [`cmd`] holds one file per command; [`settings`] layers defaults,
+//! 3. [`store`] is the Neo4j model as one typed table, from which the Cypher
+//!    statements, the import files' headers and each analysis's rows are made.
+//! 4. [`sink`] writes graphs out: JSON, DOT, SVG (through Graphviz), Neo4j
+//!    and `neo4j-admin` CSV.
+//! 5. [`cmd`] holds one file per command; [`settings`] layers defaults,
 //!    `graphmalw.toml`, the environment and the command line.
 //!
 //! # Error policy
@@ -26,3 +29,4 @@ pub mod queries;
 pub mod report;
 pub mod settings;
 pub mod sink;
+pub mod store;
