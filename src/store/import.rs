@@ -104,31 +104,35 @@ mod tests {
 
     #[test]
     fn headers_use_id_spaces_and_types() {
-        assert_eq!(
-            FileKey::Node(Label::Process).header(),
-            "uid:ID(Process),analysis,pid:long,ppid:long,name,path,:LABEL"
-        );
-        assert_eq!(
-            FileKey::Node(Label::Analysis).header(),
-            "id:ID(Analysis),report,format,task_id:long,started,score:double,nodes:long,edges:long,complete:boolean,:LABEL"
-        );
-        assert_eq!(
-            FileKey::Node(Label::Sample).header(),
-            "sha256:ID(Sample),name,size:long,md5,sha1,type,:LABEL"
-        );
-        assert_eq!(FileKey::Node(Label::File).header(), "path:ID(File),:LABEL");
-        assert_eq!(
-            FileKey::Rel(Rel::Behaviour(EdgeKind::ApiProc)).header(),
-            ":START_ID(Api),:END_ID(Process),count:long,args,:TYPE"
-        );
-        assert_eq!(
-            FileKey::Rel(Rel::Behaviour(EdgeKind::ApiNproc)).header(),
-            ":START_ID(Api),:END_ID(Process),count:long,args,creation_flags:long,image,command_line,:TYPE"
-        );
-        assert_eq!(
-            FileKey::Rel(Rel::Matched).header(),
-            ":START_ID(Analysis),:END_ID(Signature),severity:long,attack:string[],:TYPE"
-        );
+        for (key, want) in [
+            (
+                FileKey::Node(Label::Process),
+                "uid:ID(Process),analysis,pid:long,ppid:long,name,path,:LABEL",
+            ),
+            (
+                FileKey::Node(Label::Analysis),
+                "id:ID(Analysis),report,format,task_id:long,started,score:double,nodes:long,edges:long,complete:boolean,:LABEL",
+            ),
+            (
+                FileKey::Node(Label::Sample),
+                "sha256:ID(Sample),name,size:long,md5,sha1,type,:LABEL",
+            ),
+            (FileKey::Node(Label::File), "path:ID(File),:LABEL"),
+            (
+                FileKey::Rel(Rel::Behaviour(EdgeKind::ApiProc)),
+                ":START_ID(Api),:END_ID(Process),count:long,args,:TYPE",
+            ),
+            (
+                FileKey::Rel(Rel::Behaviour(EdgeKind::ApiNproc)),
+                ":START_ID(Api),:END_ID(Process),count:long,args,creation_flags:long,image,command_line,:TYPE",
+            ),
+            (
+                FileKey::Rel(Rel::Matched),
+                ":START_ID(Analysis),:END_ID(Signature),severity:long,attack:string[],:TYPE",
+            ),
+        ] {
+            assert_eq!(key.header(), want, "{key:?}");
+        }
         assert_eq!(
             FileKey::Rel(Rel::FileRefersTo).file_name(),
             "rels-REFERS_TO-FileHandle-File.csv"
