@@ -10,8 +10,11 @@
 //!    (every rule, including which calls count), producing a [`model::Graph`]
 //!    per report, and the views in which sinks write a report's sample and
 //!    indicators.
-//! 3. [`sink`] writes graphs out: JSON, DOT, SVG (through Graphviz) and Neo4j.
-//! 4. [`cmd`] holds one file per command; [`settings`] layers defaults,
+//! 3. [`store`] is the Neo4j model as one typed table, from which the Cypher
+//!    statements, the import files' headers and each analysis's rows are made.
+//! 4. [`sink`] writes graphs out: JSON, DOT, SVG (through Graphviz), Neo4j
+//!    and `neo4j-admin` CSV.
+//! 5. [`cmd`] holds one file per command; [`settings`] layers defaults,
 //!    `graphmalw.toml`, the environment and the command line.
 //!
 //! # Error policy
@@ -28,3 +31,4 @@ pub(crate) mod queries;
 pub mod report;
 pub mod settings;
 pub mod sink;
+pub mod store;

@@ -10,7 +10,7 @@
 use graphmalw::model::GraphConfig;
 use graphmalw::pipeline::build_bytes;
 use graphmalw::report::ReadLimits;
-use graphmalw::sink::neo4j::rows::analysis_rows;
+use graphmalw::store::analysis_rows;
 use graphmalw::sink::{dot, json, HandleLabel};
 use libfuzzer_sys::fuzz_target;
 

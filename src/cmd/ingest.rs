@@ -11,9 +11,8 @@
 use super::{load_settings, GraphArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::pipeline::{build_report, find_reports, Found};
 use crate::settings::Settings;
-use crate::sink::neo4j::rows::{analysis_rows, Rows};
-use crate::sink::neo4j::schema::{Label, Rel};
 use crate::sink::neo4j::{DbError, Neo4jSink, Written};
+use crate::store::{analysis_rows, Label, Rel, Rows};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, IsTerminal};

@@ -160,6 +160,20 @@ pub struct Edge {
     pub args: Vec<(String, Value)>,
 }
 
+/// Arguments as a JSON object, in report order.
+pub struct Args<'a>(pub &'a [(String, Value)]);
+
+impl serde::Serialize for Args<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Graph {
     pub nodes: Vec<Node>,

@@ -2,11 +2,13 @@
 //! `neo4j-admin database import full`.
 //!
 //! The CSV is made from the very rows `graphmalw ingest` sends
-//! ([`analysis_rows`](super::neo4j::rows::analysis_rows)), and its columns
-//! and merge rules are read from the statements of
-//! [`schema`](super::neo4j::schema), so the two cannot drift: a property that
-//! ingest starts to set becomes a column here, and a row value of a type the
-//! column does not declare is an error, not a silent change.
+//! ([`analysis_rows`](crate::store::rows::analysis_rows)), and its files,
+//! headers, column types and settle rules are those of the model's table
+//! ([`store::import`](crate::store::import)), the table ingest's statements
+//! are generated from, so the two cannot drift: a property that ingest
+//! starts to set becomes a column here, and a row value of a type the
+//! column does not declare is an error, not a silent change. This module
+//! formats and writes the files.
 //!
 //! # Files
 //!
@@ -14,12 +16,11 @@
 //! per relationship type and end labels (`rels-<TYPE>-<Start>-<End>.csv`),
 //! each with its header line. Only files that get rows are created.
 //!
-//! - Node header: `<key>:ID(<Label>)` (one ID space per label, since the keys
-//!   differ per label; the key is stored as a property too), then the
-//!   properties (`pid:long`, `score:double`, `attack:string[]`,
-//!   `complete:boolean`, plain names for strings), then `:LABEL`.
-//! - Relationship header: `:START_ID(<Label>)`, `:END_ID(<Label>)`, the
-//!   properties, `:TYPE`.
+//! - Headers ([`FileKey::header`]): `<key>:ID(<Label>)` (one ID space per
+//!   label, since the keys differ per label; the key is stored as a property
+//!   too) or `:START_ID(<Label>),:END_ID(<Label>)`, then the typed properties
+//!   (`pid:long`, `score:double`, `attack:string[]`, `complete:boolean`,
+//!   plain names for strings), then `:LABEL` or `:TYPE`.
 //! - Strings are always quoted (`"` doubled inside), so an empty string stays
 //!   an empty string; a null is an empty unquoted field (no property), as
 //!   ingest's `SET n.p = null` leaves no property. Array elements are joined
@@ -33,8 +34,8 @@
 //! - Shared nodes (every label that is neither `:Analysis` nor a behaviour
 //!   label: `:Sample`, `:File`, `:RegistryKey`, `:Dll`, `:Mutex`, `:Domain`,
 //!   `:IpAddress`, `:Signature`) are written once across all reports. Their
-//!   properties settle as ingest's statements say (least value, or greatest
-//!   for a severity; a null never replaces a value), so the result does not
+//!   properties settle as the table says ingest's statements do (least
+//!   value, or greatest for a severity; a null never replaces a value), so the result does not
 //!   depend on the order of the reports. Relationships between two shared
 //!   nodes (`RESOLVES_TO`) are written once too.
 //! - An analysis met twice (the same report bytes under two names) is
@@ -51,212 +52,16 @@
 //! reports), the properties of shared nodes that settle (`:Sample`,
 //! `:Signature`), and 32 bytes per analysis to recognise a repeated report.
 
-use super::neo4j::rows::{Prop, Row, Rows};
-use super::neo4j::schema::{schema_statements, ArgRead, CallArg, Label, Rel};
+use crate::store::{schema_statements, Label, Prop, Rel, Row, Rows, Settle, Type};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+
+pub use crate::store::FileKey;
 
 /// The array delimiter the files use (the importer's default).
 pub const ARRAY_DELIMITER: char = ';';
-
-/// A column's type, as written in the header (`name:long`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColType {
-    String,
-    Long,
-    Double,
-    Boolean,
-    StringArray,
-}
-
-impl ColType {
-    /// The header suffix (`""` for strings, the importer's default).
-    pub fn suffix(self) -> &'static str {
-        match self {
-            ColType::String => "",
-            ColType::Long => ":long",
-            ColType::Double => ":double",
-            ColType::Boolean => ":boolean",
-            ColType::StringArray => ":string[]",
-        }
-    }
-
-    /// The type of a property, by name: the model gives each name one type.
-    pub fn of(prop: &str) -> ColType {
-        match prop {
-            "pid" | "ppid" | "size" | "task_id" | "nodes" | "edges" | "count" | "severity" => ColType::Long,
-            p if CallArg::named(p).is_some_and(|a| a.read == ArgRead::Int) => ColType::Long,
-            "score" => ColType::Double,
-            "complete" => ColType::Boolean,
-            "attack" => ColType::StringArray,
-            _ => ColType::String,
-        }
-    }
-}
-
-/// How a property of a node settles when several rows carry it (read from
-/// the `SET` clause of ingest's MERGE statement).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settle {
-    /// `n.p = row.p`: the last row wins, a null included.
-    Overwrite,
-    /// The least non-null value.
-    Least,
-    /// The greatest non-null value.
-    Greatest,
-    /// A value ingest sets itself, not from the row (here: `complete`).
-    Constant(&'static str),
-}
-
-/// One column of a file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Column {
-    pub name: &'static str,
-    pub ty: ColType,
-    pub settle: Settle,
-}
-
-/// The columns of every label and relationship, from the schema's statements.
-pub struct Tables {
-    nodes: BTreeMap<Label, Vec<Column>>,
-    rels: BTreeMap<Rel, Vec<Column>>,
-}
-
-/// Property columns (key excluded) of a label, read from its MERGE statement.
-fn node_columns(label: Label) -> Vec<Column> {
-    let stmt = label.merge_statement();
-    let Some((_, sets)) = stmt.split_once(" SET ") else {
-        return Vec::new();
-    };
-    sets.split(", ")
-        .filter_map(|clause| {
-            let rest = clause.strip_prefix("n.")?;
-            let (p, expr) = rest.split_once(" = ")?;
-            // The statement's property names are 'static in the schema
-            // table; look the name up there so the column can borrow it.
-            let name = static_name(label, p)?;
-            let settle = if expr == format!("row.{p}") {
-                Settle::Overwrite
-            } else if expr.contains(&format!("row.{p} < n.{p}")) {
-                Settle::Least
-            } else if expr.contains(&format!("row.{p} > n.{p}")) {
-                Settle::Greatest
-            } else if p == "complete" {
-                // Ingest writes `false` first and `true` as its last step; a
-                // bulk import holds whole analyses, so it is complete.
-                Settle::Constant("true")
-            } else {
-                Settle::Constant(leak_literal(expr))
-            };
-            Some(Column {
-                name,
-                ty: ColType::of(name),
-                settle,
-            })
-        })
-        .collect()
-}
-
-/// The `'static` spelling of a property name of the model.
-fn static_name(label: Label, p: &str) -> Option<&'static str> {
-    const EXTRA: [&str; 6] = ["name", "size", "md5", "sha1", "type", "complete"];
-    label
-        .properties()
-        .iter()
-        .copied()
-        .chain(EXTRA)
-        .find(|n| *n == p)
-        .or_else(|| Some(Box::leak(p.to_owned().into_boxed_str())))
-}
-
-fn leak_literal(expr: &str) -> &'static str {
-    Box::leak(expr.to_owned().into_boxed_str())
-}
-
-impl Tables {
-    /// The tables, built once from the schema.
-    pub fn get() -> &'static Tables {
-        static T: OnceLock<Tables> = OnceLock::new();
-        T.get_or_init(|| Tables {
-            nodes: Label::ALL.iter().map(|l| (*l, node_columns(*l))).collect(),
-            rels: Rel::all()
-                .into_iter()
-                .map(|r| {
-                    let cols = r
-                        .properties()
-                        .iter()
-                        .map(|p| Column {
-                            name: p,
-                            ty: ColType::of(p),
-                            settle: Settle::Overwrite,
-                        })
-                        .collect();
-                    (r, cols)
-                })
-                .collect(),
-        })
-    }
-
-    pub fn node(&self, label: Label) -> &[Column] {
-        self.nodes.get(&label).map(Vec::as_slice).unwrap_or(&[])
-    }
-
-    pub fn rel(&self, rel: Rel) -> &[Column] {
-        self.rels.get(&rel).map(Vec::as_slice).unwrap_or(&[])
-    }
-}
-
-/// Is this label one shared across analyses (written once)?
-pub fn is_shared(label: Label) -> bool {
-    label != Label::Analysis && !Label::BEHAVIOUR.contains(&label)
-}
-
-/// A file of the export.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FileKey {
-    Node(Label),
-    Rel(Rel),
-}
-
-impl FileKey {
-    pub fn file_name(self) -> String {
-        match self {
-            FileKey::Node(l) => format!("nodes-{}.csv", l.name()),
-            FileKey::Rel(r) => {
-                let (a, b) = r.ends();
-                format!("rels-{}-{}-{}.csv", r.type_name(), a.name(), b.name())
-            }
-        }
-    }
-
-    /// The header line, without the line break.
-    pub fn header(self) -> String {
-        let t = Tables::get();
-        let mut cols: Vec<String> = Vec::new();
-        match self {
-            FileKey::Node(l) => {
-                cols.push(format!("{}:ID({})", l.key(), l.name()));
-                cols.extend(t.node(l).iter().map(|c| format!("{}{}", c.name, c.ty.suffix())));
-                cols.push(":LABEL".into());
-            }
-            FileKey::Rel(r) => {
-                let (a, b) = r.ends();
-                cols.push(format!(":START_ID({})", a.name()));
-                cols.push(format!(":END_ID({})", b.name()));
-                cols.extend(t.rel(r).iter().map(|c| format!("{}{}", c.name, c.ty.suffix())));
-                cols.push(":TYPE".into());
-            }
-        }
-        cols.join(",")
-    }
-
-    pub fn is_rel(self) -> bool {
-        matches!(self, FileKey::Rel(_))
-    }
-}
 
 /// A row that does not fit its file: the rows and the CSV tables disagree.
 #[derive(Debug, thiserror::Error)]
@@ -295,7 +100,7 @@ fn str_of<'a>(row: &'a Row, name: &str) -> Option<&'a str> {
 }
 
 /// Write one field; `multiline` is set when a string holds a line break.
-fn field(out: &mut Vec<u8>, ty: ColType, v: &Prop, multiline: &mut bool, what: &str) -> Result<(), ShapeError> {
+fn field(out: &mut Vec<u8>, ty: Type, v: &Prop, multiline: &mut bool, what: &str) -> Result<(), ShapeError> {
     fn quoted(out: &mut Vec<u8>, s: &str, multiline: &mut bool) {
         out.push(b'"');
         for b in s.bytes() {
@@ -312,19 +117,19 @@ fn field(out: &mut Vec<u8>, ty: ColType, v: &Prop, multiline: &mut bool, what: &
     }
     match (ty, v) {
         (_, Prop::Null) => {}
-        (ColType::String, Prop::Str(s)) => quoted(out, s, multiline),
-        (ColType::Long, Prop::Int(i)) => {
+        (Type::String, Prop::Str(s)) => quoted(out, s, multiline),
+        (Type::Long, Prop::Int(i)) => {
             let _ = write!(out, "{i}");
         }
-        (ColType::Double, Prop::Float(f)) => {
+        (Type::Double, Prop::Float(f)) => {
             if f.is_finite() {
                 let _ = write!(out, "{f:?}");
             }
         }
-        (ColType::Double, Prop::Int(i)) => {
+        (Type::Double, Prop::Int(i)) => {
             let _ = write!(out, "{i}");
         }
-        (ColType::StringArray, Prop::List(items)) => {
+        (Type::StringArray, Prop::List(items)) => {
             if !items.is_empty() {
                 let joined = items.join(&ARRAY_DELIMITER.to_string());
                 quoted(out, &joined, multiline);
@@ -337,7 +142,7 @@ fn field(out: &mut Vec<u8>, ty: ColType, v: &Prop, multiline: &mut bool, what: &
 
 /// A node row as one CSV line.
 fn node_line(out: &mut Chunk, label: Label, row: &Row) -> Result<(), ShapeError> {
-    let cols = Tables::get().node(label);
+    let cols = label.properties();
     let key = get(row, label.key()).ok_or_else(|| ShapeError(format!(":{} row without its key", label.name())))?;
     for (name, _) in row {
         if *name != label.key() && !cols.iter().any(|c| c.name == *name) {
@@ -345,11 +150,11 @@ fn node_line(out: &mut Chunk, label: Label, row: &Row) -> Result<(), ShapeError>
         }
     }
     let what = label.name();
-    field(&mut out.bytes, ColType::String, key, &mut out.multiline, what)?;
+    field(&mut out.bytes, Type::String, key, &mut out.multiline, what)?;
     for c in cols {
         out.bytes.push(b',');
         match c.settle {
-            Settle::Constant(lit) => out.bytes.extend_from_slice(lit.as_bytes()),
+            Settle::Constant { import, .. } => out.bytes.extend_from_slice(import.as_bytes()),
             _ => field(
                 &mut out.bytes,
                 c.ty,
@@ -368,7 +173,7 @@ fn node_line(out: &mut Chunk, label: Label, row: &Row) -> Result<(), ShapeError>
 
 /// A relationship row as one CSV line.
 fn rel_line(out: &mut Chunk, rel: Rel, row: &Row) -> Result<(), ShapeError> {
-    let cols = Tables::get().rel(rel);
+    let cols = rel.properties();
     let what = rel.type_name();
     for (name, _) in row {
         if *name != "from" && *name != "to" && !cols.iter().any(|c| c.name == *name) {
@@ -380,7 +185,7 @@ fn rel_line(out: &mut Chunk, rel: Rel, row: &Row) -> Result<(), ShapeError> {
             out.bytes.push(b',');
         }
         match get(row, end) {
-            Some(p @ Prop::Str(_)) => field(&mut out.bytes, ColType::String, p, &mut out.multiline, what)?,
+            Some(p @ Prop::Str(_)) => field(&mut out.bytes, Type::String, p, &mut out.multiline, what)?,
             _ => return Err(ShapeError(format!(":{what} row without `{end}`"))),
         }
     }
@@ -427,7 +232,7 @@ pub fn prepare(id: String, rows: Rows) -> Result<Prepared, ShapeError> {
     let mut shared_nodes = Vec::new();
     let mut shared_rels = Vec::new();
     for (label, list) in rows.nodes {
-        if is_shared(label) {
+        if label.is_shared() {
             shared_nodes.extend(list.into_iter().map(|r| (label, r)));
             continue;
         }
@@ -439,7 +244,7 @@ pub fn prepare(id: String, rows: Rows) -> Result<Prepared, ShapeError> {
     }
     for (rel, list) in rows.rels {
         let (a, b) = rel.ends();
-        if is_shared(a) && is_shared(b) {
+        if a.is_shared() && b.is_shared() {
             shared_rels.extend(list.into_iter().map(|r| (rel, r)));
             continue;
         }
@@ -455,37 +260,6 @@ pub fn prepare(id: String, rows: Rows) -> Result<Prepared, ShapeError> {
         shared_nodes,
         shared_rels,
     })
-}
-
-/// Does `new` replace `old` under this rule (the CASE of ingest's statement)?
-fn replaces(rule: Settle, old: &Prop, new: &Prop) -> bool {
-    use std::cmp::Ordering;
-    let ord = |a: &Prop, b: &Prop| -> Option<Ordering> {
-        match (a, b) {
-            (Prop::Str(x), Prop::Str(y)) => Some(x.cmp(y)),
-            (Prop::Int(x), Prop::Int(y)) => Some(x.cmp(y)),
-            (Prop::Float(x), Prop::Float(y)) => x.partial_cmp(y),
-            (Prop::Int(x), Prop::Float(y)) => (*x as f64).partial_cmp(y),
-            (Prop::Float(x), Prop::Int(y)) => x.partial_cmp(&(*y as f64)),
-            _ => None,
-        }
-    };
-    match rule {
-        Settle::Overwrite => true,
-        Settle::Constant(_) => false,
-        Settle::Least | Settle::Greatest => match (old, new) {
-            (_, Prop::Null) => false,
-            (Prop::Null, _) => true,
-            _ => {
-                let want = if rule == Settle::Least {
-                    Ordering::Less
-                } else {
-                    Ordering::Greater
-                };
-                ord(new, old) == Some(want)
-            }
-        },
-    }
 }
 
 /// Shared nodes whose properties settle: kept until the end.
@@ -598,7 +372,7 @@ impl CsvWriter {
             let Some(key) = str_of(&row, label.key()).map(str::to_owned) else {
                 return Err(invalid(ShapeError(format!(":{} row without its key", label.name()))));
             };
-            let cols = Tables::get().node(label);
+            let cols = label.properties();
             if cols.is_empty() {
                 // Nothing to settle: written as soon as it is first met.
                 if self.shared_keys.insert((label, key)) {
@@ -619,7 +393,7 @@ impl CsvWriter {
                     for c in cols {
                         let new = get(&row, c.name).cloned().unwrap_or(Prop::Null);
                         let cur = get(old, c.name).unwrap_or(&Prop::Null);
-                        if replaces(c.settle, cur, &new) {
+                        if c.settle.replaces(cur, &new) {
                             match old.iter_mut().find(|(k, _)| *k == c.name) {
                                 Some((_, v)) => *v = new,
                                 None => old.push((c.name, new)),
@@ -732,60 +506,6 @@ pub fn schema_command(summary: &Summary, database: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::EdgeKind;
-
-    #[test]
-    fn columns_follow_the_ingest_statements() {
-        let t = Tables::get();
-        for l in Label::ALL {
-            let names: Vec<&str> = t.node(l).iter().map(|c| c.name).collect();
-            let mut want: Vec<&str> = match l {
-                Label::Sample => vec!["name", "size", "md5", "sha1", "type"],
-                _ => l.properties().to_vec(),
-            };
-            if l == Label::Analysis {
-                want.push("complete");
-            }
-            assert_eq!(names, want, ":{}", l.name());
-        }
-        let rule = |l: Label, p: &str| t.node(l).iter().find(|c| c.name == p).map(|c| c.settle);
-        assert_eq!(rule(Label::Sample, "size"), Some(Settle::Least));
-        assert_eq!(rule(Label::Signature, "severity"), Some(Settle::Greatest));
-        assert_eq!(rule(Label::Signature, "description"), Some(Settle::Least));
-        assert_eq!(rule(Label::Analysis, "complete"), Some(Settle::Constant("true")));
-        assert_eq!(rule(Label::Process, "pid"), Some(Settle::Overwrite));
-    }
-
-    #[test]
-    fn headers_use_id_spaces_and_types() {
-        assert_eq!(
-            FileKey::Node(Label::Process).header(),
-            "uid:ID(Process),analysis,pid:long,ppid:long,name,path,:LABEL"
-        );
-        assert_eq!(
-            FileKey::Node(Label::Analysis).header(),
-            "id:ID(Analysis),report,format,task_id:long,started,score:double,nodes:long,edges:long,complete:boolean,:LABEL"
-        );
-        assert_eq!(FileKey::Node(Label::File).header(), "path:ID(File),:LABEL");
-        assert_eq!(
-            FileKey::Rel(Rel::Behaviour(EdgeKind::ApiProc)).header(),
-            ":START_ID(Api),:END_ID(Process),count:long,args,:TYPE"
-        );
-        assert_eq!(
-            FileKey::Rel(Rel::Matched).header(),
-            ":START_ID(Analysis),:END_ID(Signature),severity:long,attack:string[],:TYPE"
-        );
-        assert_eq!(
-            FileKey::Rel(Rel::FileRefersTo).file_name(),
-            "rels-REFERS_TO-FileHandle-File.csv"
-        );
-    }
-
-    #[test]
-    fn every_relationship_file_name_is_distinct() {
-        let names: HashSet<String> = Rel::all().into_iter().map(|r| FileKey::Rel(r).file_name()).collect();
-        assert_eq!(names.len(), Rel::all().len());
-    }
 
     #[test]
     fn relationships_between_shared_nodes_carry_no_properties() {
@@ -793,7 +513,7 @@ mod tests {
         // have nothing to settle.
         for r in Rel::all() {
             let (a, b) = r.ends();
-            if is_shared(a) && is_shared(b) {
+            if a.is_shared() && b.is_shared() {
                 assert!(r.properties().is_empty(), "{r:?}");
             }
         }
@@ -822,18 +542,6 @@ mod tests {
         let mut extra = row;
         extra.push(("colour", Prop::Null));
         assert!(node_line(&mut Chunk::default(), Label::Process, &extra).is_err());
-    }
-
-    #[test]
-    fn settling_keeps_the_least_non_null_value() {
-        use Settle::*;
-        assert!(replaces(Least, &Prop::Null, &Prop::Str("b".into())));
-        assert!(replaces(Least, &Prop::Str("b".into()), &Prop::Str("a".into())));
-        assert!(!replaces(Least, &Prop::Str("a".into()), &Prop::Str("b".into())));
-        assert!(!replaces(Least, &Prop::Str("a".into()), &Prop::Null));
-        assert!(replaces(Greatest, &Prop::Int(2), &Prop::Int(3)));
-        assert!(!replaces(Greatest, &Prop::Int(3), &Prop::Null));
-        assert!(replaces(Overwrite, &Prop::Int(3), &Prop::Null));
     }
 
     #[test]

@@ -95,15 +95,4 @@ impl Serialize for EdgeJson<'_> {
     }
 }
 
-/// Arguments as a JSON object, in report order.
-pub struct Args<'a>(pub &'a [(String, serde_json::Value)]);
-
-impl Serialize for Args<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in self.0 {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
+pub use crate::model::Args;

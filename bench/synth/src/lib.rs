@@ -24,8 +24,7 @@ use anyhow::{bail, Context, Result};
 use graphmalw::model::GraphConfig;
 use graphmalw::pipeline::{build_report, find_reports};
 use graphmalw::report::ReadLimits;
-use graphmalw::sink::neo4j::rows::{analysis_rows, Row, Rows};
-use graphmalw::sink::neo4j::schema::{schema_statements, Label, Rel};
+use graphmalw::store::{analysis_rows, schema_statements, Label, Params, Rel, Row, Rows};
 use std::fmt::Write as _;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -1380,17 +1379,11 @@ use graphmalw::sink::neo4j::{bolt, bolt_rows};
 
 /// `MERGE (n:L {key: $key}) SET n.p = $p, …` for one row.
 fn single_node_statement(label: Label) -> String {
-    // The UNWIND statement with `row.` read from parameters instead.
-    label
-        .merge_statement()
-        .replacen("UNWIND $rows AS row ", "", 1)
-        .replace("row.", "$")
+    label.merge_with(Params::One)
 }
 
 fn single_rel_statement(rel: Rel) -> String {
-    rel.merge_statement()
-        .replacen("UNWIND $rows AS row ", "", 1)
-        .replace("row.", "$")
+    rel.merge_with(Params::One)
 }
 
 fn cmd_write(args: &[String]) -> Result<()> {

@@ -1,20 +1,15 @@
 //! The Neo4j sink: schema set-up, batched `UNWIND … MERGE` writes with
 //! retries, and the completion protocol of `docs/neo4j-model.md`.
 //!
-//! Roles, as in every sink: [`schema`] (labels, types, statements),
-//! [`rows`] (analysis → parameter rows; [`callargs`] reads the typed
-//! properties of a call's arguments), [`retry`] (the retry decision),
-//! and [`Neo4jSink`] here (the connection and the write protocol).
+//! The statements and rows it sends come from [`store`](crate::store);
+//! here are [`retry`] (the retry decision), the Bolt value conversion and
+//! [`Neo4jSink`] (the connection and the write protocol).
 
-pub(crate) mod callargs;
 pub(crate) mod retry;
-pub mod rows;
-pub mod schema;
 
 use crate::settings::{IngestSettings, Neo4jSettings};
+use crate::store::{schema_statements, Label, Prop, Row, Rows};
 use neo4rs::{BoltList, BoltMap, BoltNull, BoltString, BoltType, ConfigBuilder, Graph, Query};
-use rows::{Prop, Row, Rows};
-use schema::Label;
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -367,7 +362,7 @@ impl Neo4jSink {
 
     /// Constraints and indexes of the model (`IF NOT EXISTS`).
     pub async fn ensure_schema(&self) -> Result<(), DbError> {
-        for stmt in schema::schema_statements() {
+        for stmt in schema_statements() {
             self.run("creating the schema", || Query::new(stmt.clone())).await?;
         }
         Ok(())
@@ -439,7 +434,7 @@ impl Neo4jSink {
     /// transaction up to `batch_size` rows in all, so small analyses do
     /// not pay a commit per label.
     pub async fn write(&self, rows: &Rows, mut progress: impl FnMut(Written)) -> Result<Written, DbError> {
-        let mut steps: Vec<(String, &[rows::Row], bool)> = Vec::new();
+        let mut steps: Vec<(String, &[Row], bool)> = Vec::new();
         for (label, list) in &rows.nodes {
             let stmt = label.merge_statement();
             steps.extend(list.chunks(self.batch_size).map(|c| (stmt.clone(), c, true)));

@@ -1,9 +1,152 @@
-//! The database model (`docs/neo4j-model.md`) as one table: every label,
-//! relationship type, key and statement graphmalw sends. Labels and types
-//! come only from here, never from report data; values only travel as
-//! `$rows` parameters.
+//! The database model (`docs/neo4j-model.md`) as one typed table: every
+//! label with its key, every relationship type with its ends, and every
+//! property with its type and the rule by which it settles. Statements
+//! ([`cypher`](super::cypher)), the import files ([`import`](super::import))
+//! and the rows ([`rows`](super::rows)) are all read off this table; labels
+//! and types come only from here, never from report data.
 
 use crate::model::{EdgeKind, NodeKind};
+
+/// A property's type in the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    String,
+    Long,
+    Double,
+    Boolean,
+    StringArray,
+}
+
+/// How a property settles when several rows (or several analyses) write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settle {
+    /// The last row wins, a null included.
+    Overwrite,
+    /// The least non-null value: a null never replaces a value.
+    Least,
+    /// The greatest non-null value.
+    Greatest,
+    /// Not from the row: `merge` is the Cypher literal the MERGE statement
+    /// sets, `import` the value a bulk import writes.
+    Constant { merge: &'static str, import: &'static str },
+}
+
+/// One property of a label or relationship type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Property {
+    pub name: &'static str,
+    pub ty: Type,
+    pub settle: Settle,
+    /// Has an index besides the key's (see [`schema_statements`](super::cypher::schema_statements)),
+    /// so its values are cut to [`MAX_KEY_BYTES`](super::limits::MAX_KEY_BYTES), as keys are.
+    pub indexed: bool,
+}
+
+impl Property {
+    const fn new(name: &'static str, ty: Type) -> Property {
+        Property {
+            name,
+            ty,
+            settle: Settle::Overwrite,
+            indexed: false,
+        }
+    }
+    const fn indexed(self) -> Property {
+        Property { indexed: true, ..self }
+    }
+    const fn least(self) -> Property {
+        Property {
+            settle: Settle::Least,
+            ..self
+        }
+    }
+    const fn greatest(self) -> Property {
+        Property {
+            settle: Settle::Greatest,
+            ..self
+        }
+    }
+}
+
+const fn text(name: &'static str) -> Property {
+    Property::new(name, Type::String)
+}
+
+const fn long(name: &'static str) -> Property {
+    Property::new(name, Type::Long)
+}
+
+const ANALYSIS: &[Property] = &[
+    text("report").least(),
+    text("format"),
+    long("task_id"),
+    text("started"),
+    Property::new("score", Type::Double),
+    long("nodes"),
+    long("edges"),
+    // A new analysis is incomplete until its last batch is written; a bulk
+    // import holds whole analyses, so there it is complete.
+    Property {
+        settle: Settle::Constant {
+            merge: "false",
+            import: "true",
+        },
+        ..Property::new("complete", Type::Boolean).indexed()
+    },
+];
+
+/// A sample may be met as a target (with its details) or only as a dropped
+/// file; whatever the order, it keeps the least value any report gave.
+const SAMPLE: &[Property] = &[
+    text("name").least(),
+    long("size").least(),
+    text("md5").least(),
+    text("sha1").least(),
+    text("type").least(),
+];
+
+const PROCESS: &[Property] = &[
+    text("analysis").indexed(),
+    long("pid"),
+    long("ppid"),
+    text("name").indexed(),
+    text("path"),
+];
+
+const API: &[Property] = &[
+    text("analysis").indexed(),
+    text("name").indexed(),
+    text("api").indexed(),
+    text("category"),
+];
+
+const MODULE: &[Property] = &[text("analysis").indexed(), text("name"), text("address")];
+
+const HANDLE: &[Property] = &[
+    text("analysis").indexed(),
+    text("address"),
+    text("path").indexed(),
+    long("pid"),
+];
+
+/// Shared across analyses: the least description and the greatest severity
+/// any report gave, so two ingesters racing over the same inputs end in the
+/// same graph.
+const SIGNATURE: &[Property] = &[text("description").least(), long("severity").greatest()];
+
+const COUNT: Property = long("count");
+const ARGS: Property = text("args");
+const BEHAVIOUR: &[Property] = &[COUNT, ARGS];
+const PROCESS_CREATION: &[Property] = &[
+    COUNT,
+    ARGS,
+    CallArg::CREATION_FLAGS.property(),
+    CallArg::IMAGE.property(),
+    CallArg::COMMAND_LINE.property(),
+];
+const FILE_INFORMATION: &[Property] = &[COUNT, ARGS, CallArg::INFORMATION_CLASS.property()];
+const DROPPED: &[Property] = &[text("name"), text("path"), text("type")];
+const MATCHED: &[Property] = &[long("severity"), Property::new("attack", Type::StringArray)];
 
 /// A node label with its unique key and the properties ingest sets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,43 +225,34 @@ impl Label {
         }
     }
 
-    /// Properties set from the row, besides the key.
-    pub fn properties(self) -> &'static [&'static str] {
+    /// Properties besides the key, in the order statements and files list them.
+    pub fn properties(self) -> &'static [Property] {
         match self {
-            Label::Analysis => &["report", "format", "task_id", "started", "score", "nodes", "edges"],
-            Label::Sample => &[],
-            Label::Process => &["analysis", "pid", "ppid", "name", "path"],
-            Label::Api => &["analysis", "name", "api", "category"],
-            Label::Module => &["analysis", "name", "address"],
-            Label::FileHandle | Label::KeyHandle => &["analysis", "address", "path", "pid"],
+            Label::Analysis => ANALYSIS,
+            Label::Sample => SAMPLE,
+            Label::Process => PROCESS,
+            Label::Api => API,
+            Label::Module => MODULE,
+            Label::FileHandle | Label::KeyHandle => HANDLE,
             Label::File | Label::RegistryKey | Label::Dll | Label::Mutex | Label::Domain | Label::IpAddress => &[],
-            Label::Signature => &["description", "severity"],
+            Label::Signature => SIGNATURE,
         }
     }
 
-    /// Properties with an index besides the key's (see [`schema_statements`]):
-    /// their values are cut to `rows::MAX_KEY_BYTES`, as keys are.
-    pub fn indexed(self) -> &'static [&'static str] {
-        match self {
-            Label::Api => &["analysis", "name", "api"],
-            Label::Process => &["analysis", "name"],
-            Label::FileHandle | Label::KeyHandle => &["analysis", "path"],
-            Label::Module => &["analysis"],
-            Label::Analysis => &["complete"],
-            _ => &[],
-        }
+    /// The property of this name, if the label has it (the key is none).
+    pub fn property(self, name: &str) -> Option<&'static Property> {
+        self.properties().iter().find(|p| p.name == name)
     }
 
-    /// How a property written by several analyses settles, whatever the
-    /// order they arrive in: shared nodes keep the least (or, for a
-    /// severity, the greatest) value any report gave, so two ingesters
-    /// racing over the same inputs end in the same graph.
-    fn rule(self, prop: &str) -> Settle {
-        match (self, prop) {
-            (Label::Signature, "severity") => Settle::Greatest,
-            (Label::Sample | Label::Signature, _) | (Label::Analysis, "report") => Settle::Least,
-            _ => Settle::Overwrite,
-        }
+    /// Properties with an index besides the key's.
+    pub fn indexed(self) -> impl Iterator<Item = &'static str> {
+        self.properties().iter().filter(|p| p.indexed).map(|p| p.name)
+    }
+
+    /// Is this label one shared across analyses (neither `:Analysis` nor a
+    /// behaviour label)?
+    pub fn is_shared(self) -> bool {
+        self != Label::Analysis && !Label::BEHAVIOUR.contains(&self)
     }
 
     pub fn of(kind: NodeKind) -> Label {
@@ -130,46 +264,6 @@ impl Label {
             NodeKind::KeyHandle => Label::KeyHandle,
         }
     }
-
-    /// `UNWIND $rows AS row MERGE (n:Label {key: row.key}) SET n.p = row.p, …`
-    pub fn merge_statement(self) -> String {
-        let key = self.key();
-        let mut s = format!("UNWIND $rows AS row MERGE (n:{} {{{key}: row.{key}}})", self.name());
-        let props: &[&str] = match self {
-            // A sample may be met as a target (with its details) or only as a dropped file.
-            Label::Sample => &["name", "size", "md5", "sha1", "type"],
-            _ => self.properties(),
-        };
-        let mut sets: Vec<String> = props
-            .iter()
-            .map(|p| match self.rule(p) {
-                Settle::Overwrite => format!("n.{p} = row.{p}"),
-                Settle::Least => format!(
-                    "n.{p} = CASE WHEN row.{p} IS NULL THEN n.{p} WHEN n.{p} IS NULL OR row.{p} < n.{p} THEN row.{p} ELSE n.{p} END"
-                ),
-                Settle::Greatest => format!(
-                    "n.{p} = CASE WHEN row.{p} IS NULL THEN n.{p} WHEN n.{p} IS NULL OR row.{p} > n.{p} THEN row.{p} ELSE n.{p} END"
-                ),
-            })
-            .collect();
-        if self == Label::Analysis {
-            // A new analysis is incomplete until its last batch is written.
-            sets.push("n.complete = false".into());
-        }
-        if !sets.is_empty() {
-            s.push_str(" SET ");
-            s.push_str(&sets.join(", "));
-        }
-        s
-    }
-}
-
-/// How one property of a shared node settles (see [`Label::rule`]).
-#[derive(Clone, Copy)]
-enum Settle {
-    Overwrite,
-    Least,
-    Greatest,
 }
 
 /// A relationship type with the labels of its two ends.
@@ -269,43 +363,22 @@ impl Rel {
 
     /// Relationship properties set from the row. Behaviour relationships
     /// carry, besides `count` and `args`, the [`CallArg`]s of their kind.
-    pub fn properties(self) -> &'static [&'static str] {
+    pub fn properties(self) -> &'static [Property] {
         match self {
-            Rel::Behaviour(EdgeKind::ApiNproc) => &["count", "args", "creation_flags", "image", "command_line"],
-            Rel::Behaviour(EdgeKind::ApiFileHandle | EdgeKind::FileHandleApi) => {
-                &["count", "args", "information_class"]
-            }
-            Rel::Behaviour(_) => &["count", "args"],
-            Rel::Dropped => &["name", "path", "type"],
-            Rel::Matched => &["severity", "attack"],
+            Rel::Behaviour(EdgeKind::ApiNproc) => PROCESS_CREATION,
+            Rel::Behaviour(EdgeKind::ApiFileHandle | EdgeKind::FileHandleApi) => FILE_INFORMATION,
+            Rel::Behaviour(_) => BEHAVIOUR,
+            Rel::Dropped => DROPPED,
+            Rel::Matched => MATCHED,
             _ => &[],
         }
-    }
-
-    /// `UNWIND $rows AS row MATCH (a:A {k: row.from}) MATCH (b:B {k: row.to}) MERGE (a)-[r:T]->(b) SET …`
-    pub fn merge_statement(self) -> String {
-        let (a, b) = self.ends();
-        let mut s = format!(
-            "UNWIND $rows AS row MATCH (a:{} {{{}: row.from}}) MATCH (b:{} {{{}: row.to}}) MERGE (a)-[r:{}]->(b)",
-            a.name(),
-            a.key(),
-            b.name(),
-            b.key(),
-            self.type_name()
-        );
-        let sets: Vec<String> = self.properties().iter().map(|p| format!("r.{p} = row.{p}")).collect();
-        if !sets.is_empty() {
-            s.push_str(" SET ");
-            s.push_str(&sets.join(", "));
-        }
-        s
     }
 }
 
 /// A behaviour relationship property read at ingest from the arguments of
 /// the call that made the edge (`args`), so that queries compare typed
 /// values instead of searching JSON text. Which relationship types carry
-/// which is [`Rel::properties`]; the reading is `callargs::typed`.
+/// which is [`Rel::properties`]; the reading is [`callargs::typed`](super::callargs::typed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CallArg {
     /// The relationship property.
@@ -329,65 +402,51 @@ pub enum ArgRead {
 }
 
 impl CallArg {
+    pub const INFORMATION_CLASS: CallArg = CallArg {
+        name: "information_class",
+        from: &["information_class", "FileInformationClass", "file_information_class"],
+        read: ArgRead::Int,
+    };
+    pub const CREATION_FLAGS: CallArg = CallArg {
+        name: "creation_flags",
+        from: &["CreationFlags", "creation_flags"],
+        read: ArgRead::Int,
+    };
+    pub const IMAGE: CallArg = CallArg {
+        name: "image",
+        from: &[
+            "ApplicationName",
+            "ImagePathName",
+            "filepath",
+            "application_name",
+            "FilePath",
+        ],
+        read: ArgRead::Image,
+    };
+    pub const COMMAND_LINE: CallArg = CallArg {
+        name: "command_line",
+        from: &["CommandLine", "command_line"],
+        read: ArgRead::Text,
+    };
     pub const ALL: [CallArg; 4] = [
-        CallArg {
-            name: "information_class",
-            from: &["information_class", "FileInformationClass", "file_information_class"],
-            read: ArgRead::Int,
-        },
-        CallArg {
-            name: "creation_flags",
-            from: &["CreationFlags", "creation_flags"],
-            read: ArgRead::Int,
-        },
-        CallArg {
-            name: "image",
-            from: &[
-                "ApplicationName",
-                "ImagePathName",
-                "filepath",
-                "application_name",
-                "FilePath",
-            ],
-            read: ArgRead::Image,
-        },
-        CallArg {
-            name: "command_line",
-            from: &["CommandLine", "command_line"],
-            read: ArgRead::Text,
-        },
+        CallArg::INFORMATION_CLASS,
+        CallArg::CREATION_FLAGS,
+        CallArg::IMAGE,
+        CallArg::COMMAND_LINE,
     ];
 
     /// The call argument property of this name, if it is one.
     pub fn named(name: &str) -> Option<CallArg> {
         CallArg::ALL.into_iter().find(|a| a.name == name)
     }
-}
 
-/// Constraints and indexes of the model, each `IF NOT EXISTS`.
-pub fn schema_statements() -> Vec<String> {
-    let mut v: Vec<String> = Label::ALL
-        .iter()
-        .map(|l| {
-            format!(
-                "CREATE CONSTRAINT {}_{} IF NOT EXISTS FOR (n:{}) REQUIRE n.{} IS UNIQUE",
-                l.name().to_lowercase(),
-                l.key(),
-                l.name(),
-                l.key()
-            )
-        })
-        .collect();
-    for label in Label::ALL {
-        for prop in label.indexed() {
-            v.push(format!(
-                "CREATE INDEX {}_{prop} IF NOT EXISTS FOR (n:{}) ON (n.{prop})",
-                label.name().to_lowercase(),
-                label.name()
-            ));
+    /// The relationship property it fills: an integer or a string.
+    const fn property(self) -> Property {
+        match self.read {
+            ArgRead::Int => long(self.name),
+            ArgRead::Text | ArgRead::Image => text(self.name),
         }
     }
-    v
 }
 
 #[cfg(test)]
@@ -395,28 +454,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn statements_take_values_only_from_parameters() {
-        for l in Label::ALL {
-            let s = l.merge_statement();
-            assert!(s.starts_with("UNWIND $rows AS row MERGE (n:"), "{s}");
-        }
-        assert_eq!(
-            Rel::Behaviour(EdgeKind::ApiFileHandle).merge_statement(),
-            "UNWIND $rows AS row MATCH (a:Api {uid: row.from}) MATCH (b:FileHandle {uid: row.to}) \
-             MERGE (a)-[r:API_FILE_HANDLE]->(b) SET r.count = row.count, r.args = row.args, \
-             r.information_class = row.information_class"
-        );
-    }
-
-    #[test]
     fn every_behaviour_property_besides_count_and_args_is_a_call_argument() {
         for k in EdgeKind::ALL {
             for p in Rel::Behaviour(k).properties() {
-                assert!(["count", "args"].contains(p) || CallArg::named(p).is_some(), "{p}");
+                let call_arg = CallArg::named(p.name).map(CallArg::property);
+                assert!([COUNT, ARGS].contains(p) || call_arg == Some(*p), "{}", p.name);
             }
         }
         for a in CallArg::ALL {
-            let on = |k| Rel::Behaviour(k).properties().contains(&a.name);
+            let on = |k| Rel::Behaviour(k).properties().contains(&a.property());
             assert!(EdgeKind::ALL.into_iter().any(on), "{} is on no relationship", a.name);
         }
     }
@@ -429,5 +475,25 @@ mod tests {
                 k.as_str().to_uppercase().replace('-', "_")
             );
         }
+    }
+
+    #[test]
+    fn a_property_name_has_one_type_across_the_model() {
+        let mut all: Vec<&Property> = Label::ALL.iter().flat_map(|l| l.properties()).collect();
+        all.extend(Rel::all().into_iter().flat_map(|r| r.properties()));
+        for a in &all {
+            for b in &all {
+                assert!(a.name != b.name || a.ty == b.ty, "{} has two types", a.name);
+            }
+        }
+    }
+
+    #[test]
+    fn keys_are_no_properties_and_shared_labels_are_the_rest() {
+        for l in Label::ALL {
+            assert!(l.property(l.key()).is_none(), ":{}", l.name());
+        }
+        let shared: Vec<Label> = Label::ALL.into_iter().filter(|l| l.is_shared()).collect();
+        assert_eq!(shared.len(), Label::ALL.len() - 1 - Label::BEHAVIOUR.len());
     }
 }

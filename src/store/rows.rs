@@ -3,18 +3,10 @@
 //! Pure: no database here, so the rows can be counted for `--dry-run`,
 //! compared with `build --format json`, and tested byte for byte.
 
+use super::limits::{MAX_KEY_BYTES, TRUNCATION_MARKER};
 use super::schema::{Label, Rel};
-use crate::model::{Analysis, Graph, NodeProps};
+use crate::model::{Analysis, Args, Graph, NodeProps};
 use std::collections::{BTreeMap, HashSet};
-
-/// Keys and indexed properties longer than this (in UTF-8 bytes, marker
-/// included) are cut: Neo4j refuses an index entry over about 8 KB (8167
-/// bytes in its range index), which would fail the whole batch or leave an
-/// imported index FAILED; no real path or name comes close.
-pub const MAX_KEY_BYTES: usize = 4000;
-
-/// Marker appended to a value that was cut.
-pub const TRUNCATION_MARKER: &str = "…[truncated]";
 
 /// A property value.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,14 +104,7 @@ impl Builder {
     fn node(&mut self, label: Label, mut row: Row) {
         for (name, value) in &mut row {
             if let Prop::Str(s) = value {
-                let max = if *name == label.key() {
-                    MAX_KEY_BYTES
-                } else if label.indexed().contains(name) {
-                    MAX_KEY_BYTES.min(self.max_len)
-                } else {
-                    self.max_len
-                };
-                self.cut(s, max);
+                self.cut(s, label.max_bytes(name, self.max_len));
             }
         }
         self.rows.nodes.entry(label).or_default().push(row);
@@ -135,6 +120,24 @@ impl Builder {
             }
         }
         k
+    }
+    /// The properties of a `:Sample` row: a sample may be met as a target
+    /// (with its details) or only as a dropped file (its size).
+    fn sample(
+        &mut self,
+        name: Option<&str>,
+        size: Option<u64>,
+        md5: Option<&str>,
+        sha1: Option<&str>,
+        file_type: Option<&str>,
+    ) -> Row {
+        vec![
+            ("name", self.opt_text(name)),
+            ("size", size.and_then(|v| i64::try_from(v).ok()).into()),
+            ("md5", self.opt_text(md5)),
+            ("sha1", self.opt_text(sha1)),
+            ("type", self.opt_text(file_type)),
+        ]
     }
     /// `from` and `to` are keys (already cut); other strings are cut to `limits.max_string_len`.
     fn rel(&mut self, rel: Rel, from: Prop, to: Prop, mut extra: Row) {
@@ -179,13 +182,13 @@ pub fn analysis_rows(a: &Analysis, max_len: usize) -> Rows {
 
     let s = &meta.sample;
     if let Some(sha) = &s.sha256 {
-        let extra = vec![
-            ("name", b.opt_text(s.name.as_deref())),
-            ("size", s.size.and_then(|v| i64::try_from(v).ok()).into()),
-            ("md5", b.opt_text(s.md5.as_deref())),
-            ("sha1", b.opt_text(s.sha1.as_deref())),
-            ("type", b.opt_text(s.file_type.as_deref())),
-        ];
+        let extra = b.sample(
+            s.name.as_deref(),
+            s.size,
+            s.md5.as_deref(),
+            s.sha1.as_deref(),
+            s.file_type.as_deref(),
+        );
         let k = b.shared(Label::Sample, sha, extra);
         b.rel(Rel::OfSample, id.clone(), k, vec![]);
     }
@@ -236,14 +239,8 @@ pub fn analysis_rows(a: &Analysis, max_len: usize) -> Rows {
     }
     for d in &iocs.dropped {
         // Only the hash: a dropped file's name belongs to the DROPPED relationship.
-        let none = vec![
-            ("name", Prop::Null),
-            ("size", d.size.and_then(|v| i64::try_from(v).ok()).into()),
-            ("md5", Prop::Null),
-            ("sha1", Prop::Null),
-            ("type", Prop::Null),
-        ];
-        let k = b.shared(Label::Sample, &d.sha256, none);
+        let only_size = b.sample(None, d.size, None, None, None);
+        let k = b.shared(Label::Sample, &d.sha256, only_size);
         let extra = vec![
             ("name", b.opt_text(d.name.as_deref())),
             ("path", b.opt_text(d.path.as_deref())),
@@ -305,7 +302,7 @@ fn graph_rows(b: &mut Builder, analysis: &str, g: &Graph) {
         }
     }
     for e in &g.edges {
-        let args = serde_json::to_string(&crate::sink::json::Args(&e.args)).unwrap_or_else(|_| "{}".into());
+        let args = serde_json::to_string(&Args(&e.args)).unwrap_or_else(|_| "{}".into());
         let mut extra = vec![("count", Prop::Int(e.count as i64)), ("args", b.text(&args))];
         extra.extend(super::callargs::typed(e.kind, &e.args));
         b.rel(Rel::Behaviour(e.kind), uids[e.from].clone(), uids[e.to].clone(), extra);
@@ -366,11 +363,7 @@ mod tests {
                 for row in rows {
                     for (name, value) in row {
                         let Prop::Str(v) = value else { continue };
-                        let limit = if *name == label.key() || label.indexed().contains(name) {
-                            MAX_KEY_BYTES
-                        } else {
-                            max_len
-                        };
+                        let limit = label.max_bytes(name, max_len);
                         assert!(v.len() <= limit, "{label:?}.{name}: {} bytes", v.len());
                     }
                 }

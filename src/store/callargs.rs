@@ -1,4 +1,4 @@
-//! Typed relationship properties from a call's arguments (`schema::CallArg`):
+//! Typed relationship properties from a call's arguments ([`CallArg`]):
 //! the information class of a file call, the flags, image and command line
 //! of a process creation. Read once at ingest, so hunting queries compare
 //! integers and strings instead of searching the `args` JSON text (which
@@ -19,7 +19,7 @@ pub fn typed(kind: EdgeKind, args: &[(String, Value)]) -> Vec<(&'static str, Pro
     Rel::Behaviour(kind)
         .properties()
         .iter()
-        .filter_map(|p| CallArg::named(p))
+        .filter_map(|p| CallArg::named(p.name))
         .map(|a| (a.name, read(a, args)))
         .collect()
 }
@@ -30,10 +30,7 @@ fn read(a: CallArg, args: &[(String, Value)]) -> Prop {
         ArgRead::Int => first(a, args, int).map_or(Prop::Null, Prop::Int),
         ArgRead::Text => first(a, args, text).map_or(Prop::Null, Prop::Str),
         ArgRead::Image => first(a, args, text)
-            .or_else(|| {
-                let command_line = CallArg::named("command_line")?;
-                first(command_line, args, text).and_then(|c| program_of(&c))
-            })
+            .or_else(|| first(CallArg::COMMAND_LINE, args, text).and_then(|c| program_of(&c)))
             .map_or(Prop::Null, Prop::Str),
     }
 }
