@@ -18,7 +18,11 @@
 //! module decides can be matched against the `:File`, `:RegistryKey`, `:Mutex`,
 //! `:Domain`, `:IpAddress` and dropped `:Sample` nodes.
 
+pub mod minhash;
 pub mod safelist;
+
+#[cfg(test)]
+mod measure;
 
 use std::collections::BTreeSet;
 use std::fmt;

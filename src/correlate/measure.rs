@@ -1,0 +1,254 @@
+//! Measurements behind `docs/correlation.md` (ignored tests that print).
+//!
+//! Real reports: build them first, then point the tests at the JSON graphs:
+//!
+//! ```text
+//! graphmalw build --format json --out /tmp/graphs <report dirs>
+//! GRAPHMALW_CORRELATE_GRAPHS=/tmp/graphs \
+//!   cargo test --lib correlate::measure -- --ignored --nocapture --test-threads 1
+//! ```
+//!
+//! The synthetic MinHash measurement needs nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::minhash::{candidate_pairs, jaccard, tests::Rng, LshParams, MinHasher};
+use super::safelist::{NoiseFilter, Safelist};
+use super::{Features, Indicator, IndicatorKind};
+
+/// Features of one `build --format json` output, through the same
+/// [`Features`] adders as a built analysis.
+fn features_of_json(doc: &Value) -> Features {
+    let mut f = Features::default();
+    for n in doc["nodes"].as_array().into_iter().flatten() {
+        let path = n["path"].as_str().unwrap_or("");
+        match n["type"].as_str() {
+            Some("api") => f.add_api(n["name"].as_str().unwrap_or("")),
+            Some("file_handle") => f.add(IndicatorKind::File, path),
+            Some("key_handle") => f.add(IndicatorKind::Registry, path),
+            _ => {}
+        }
+    }
+    if let Ok(iocs) = serde_json::from_value::<IocsView>(doc["iocs"].clone()) {
+        iocs.mutexes.iter().for_each(|m| f.add(IndicatorKind::Mutex, m));
+        iocs.domains
+            .iter()
+            .for_each(|d| f.add(IndicatorKind::Domain, &d.domain));
+        iocs.ips.iter().for_each(|i| f.add(IndicatorKind::Ip, i));
+        iocs.dropped
+            .iter()
+            .for_each(|d| f.add(IndicatorKind::Dropped, &d.sha256));
+    }
+    f
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct IocsView {
+    mutexes: Vec<String>,
+    domains: Vec<DomainView>,
+    ips: Vec<String>,
+    dropped: Vec<DroppedView>,
+}
+#[derive(serde::Deserialize)]
+struct DomainView {
+    domain: String,
+}
+#[derive(serde::Deserialize)]
+struct DroppedView {
+    sha256: String,
+}
+
+/// The analyses of the directory, one per analysis id (a report under two
+/// names is one analysis), by id.
+fn real_corpus() -> Option<BTreeMap<String, Features>> {
+    let dir = std::env::var_os("GRAPHMALW_CORRELATE_GRAPHS")?;
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(Path::new(&dir)).ok()?.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        let Ok(doc) = serde_json::from_str::<Value>(&text) else {
+            continue;
+        };
+        if let Some(id) = doc["analysis"]["id"].as_str() {
+            out.insert(id.to_string(), features_of_json(&doc));
+        }
+    }
+    Some(out)
+}
+
+fn top_shared(
+    corpus: &BTreeMap<String, Features>,
+    keep: impl Fn(&Indicator) -> bool,
+    n: usize,
+) -> Vec<(usize, Indicator)> {
+    let mut df: HashMap<&Indicator, usize> = HashMap::new();
+    for f in corpus.values() {
+        for i in f.indicators.iter().filter(|i| keep(i)) {
+            *df.entry(i).or_default() += 1;
+        }
+    }
+    let mut v: Vec<(usize, Indicator)> = df
+        .into_iter()
+        .filter(|(_, c)| *c >= 2)
+        .map(|(i, c)| (c, i.clone()))
+        .collect();
+    v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    v.truncate(n);
+    v
+}
+
+#[test]
+#[ignore = "reads built graphs from GRAPHMALW_CORRELATE_GRAPHS; prints numbers"]
+fn noise_share_of_top_shared_indicators() {
+    let Some(corpus) = real_corpus() else { return };
+    let filter = NoiseFilter::new(Safelist::builtin());
+    println!("{} analyses", corpus.len());
+    let before = top_shared(&corpus, |_| true, 20);
+    let noisy = before.iter().filter(|(_, i)| filter.is_noise(i)).count();
+    println!(
+        "before: {noisy} of {} top shared indicators are safelisted background",
+        before.len()
+    );
+    for (c, i) in &before {
+        println!("  {c:3} {} {i}", if filter.is_noise(i) { "noise" } else { "     " });
+    }
+    let after = top_shared(&corpus, |i| !filter.is_noise(i), 20);
+    println!("after: top {} shared indicators once the safelist applies", after.len());
+    for (c, i) in &after {
+        println!("  {c:3} {i}");
+    }
+    let (all, safe) = corpus
+        .values()
+        .flat_map(|f| &f.indicators)
+        .fold((0, 0), |(a, s), i| (a + 1, s + usize::from(filter.is_noise(i))));
+    println!("indicator occurrences: {all}, safelisted {safe}");
+}
+
+/// Recall of the candidates against exact Jaccard, per threshold, and the
+/// number of candidates, for one corpus of sets.
+fn recall_table(name: &str, sets: &[BTreeSet<String>], choices: &[LshParams]) {
+    let n = sets.len();
+    let mut exact = Vec::new();
+    for i in 0..n {
+        for j in i + 1..n {
+            exact.push(((i, j), jaccard(&sets[i], &sets[j])));
+        }
+    }
+    let thresholds = [0.3, 0.5, 0.7, 0.8];
+    let counts: Vec<usize> = thresholds
+        .iter()
+        .map(|t| exact.iter().filter(|(_, j)| j >= t).count())
+        .collect();
+    println!(
+        "{name}: {n} sets, {} pairs; pairs with J >= 0.3/0.5/0.7/0.8: {counts:?}",
+        exact.len()
+    );
+    for &p in choices {
+        let h = MinHasher::new(p);
+        let keys: Vec<Vec<u64>> = sets.iter().map(|s| h.band_keys(&h.signature(s))).collect();
+        let cand = candidate_pairs(&keys, usize::MAX);
+        let recall: Vec<String> = thresholds
+            .iter()
+            .zip(&counts)
+            .map(|(t, &c)| {
+                let found = exact.iter().filter(|(pair, j)| j >= t && cand.contains(pair)).count();
+                if c == 0 {
+                    "-".to_string()
+                } else {
+                    format!("{:.3}", found as f64 / c as f64)
+                }
+            })
+            .collect();
+        println!(
+            "  len {:3} bands {:2} rows {}: recall J>=0.3/0.5/0.7/0.8 {}  candidates {} ({:.2}% of pairs)",
+            p.len,
+            p.bands,
+            p.rows(),
+            recall.join(" / "),
+            cand.len(),
+            100.0 * cand.len() as f64 / exact.len().max(1) as f64
+        );
+    }
+}
+
+const CHOICES: [LshParams; 6] = [
+    LshParams { len: 64, bands: 16 },
+    LshParams { len: 64, bands: 32 },
+    LshParams { len: 128, bands: 32 },
+    LshParams { len: 128, bands: 42 },
+    LshParams { len: 128, bands: 64 },
+    LshParams { len: 256, bands: 64 },
+];
+
+#[test]
+#[ignore = "reads built graphs from GRAPHMALW_CORRELATE_GRAPHS; prints numbers"]
+fn minhash_recall_on_real_reports() {
+    let Some(corpus) = real_corpus() else { return };
+    let apis: Vec<BTreeSet<String>> = corpus
+        .values()
+        .map(|f| f.apis.clone())
+        .filter(|s| s.len() >= 5)
+        .collect();
+    recall_table("real API sets", &apis, &CHOICES);
+    let inds: Vec<BTreeSet<String>> = corpus
+        .values()
+        .map(|f| f.indicator_keys().collect::<BTreeSet<_>>())
+        .filter(|s| s.len() >= 5)
+        .collect();
+    recall_table("real indicator sets", &inds, &CHOICES);
+}
+
+/// API-set-like corpus: every set takes half of a 150-API common core (the
+/// loader and runtime calls every program makes) and 100-300 APIs of a long
+/// tail; families are variants of one base with a share of its APIs replaced,
+/// so that pairs span the whole Jaccard range.
+pub(crate) fn synthetic_api_sets(families: usize, per_family: usize, seed: u64) -> Vec<BTreeSet<String>> {
+    let mut rng = Rng(seed);
+    let base_set = |rng: &mut Rng| -> BTreeSet<String> {
+        let mut s: BTreeSet<String> = (0..150)
+            .filter(|_| rng.below(2) == 0)
+            .map(|i| format!("core{i}"))
+            .collect();
+        let tail = 100 + rng.below(200);
+        s.extend((0..tail).map(|_| format!("tail{}", rng.below(20_000))));
+        s
+    };
+    let mut out = Vec::new();
+    for _ in 0..families {
+        let base = base_set(&mut rng);
+        for _ in 0..per_family {
+            let x = rng.below(50);
+            let replace = x * x / 50; // percent of the base replaced: 0-48, mostly few
+            let mut v: BTreeSet<String> = base.iter().filter(|_| rng.below(100) >= replace).cloned().collect();
+            let add = base.len() - v.len();
+            v.extend((0..add).map(|_| format!("tail{}", rng.below(20_000))));
+            out.push(v);
+        }
+    }
+    out
+}
+
+#[test]
+#[ignore = "prints the synthetic recall table of docs/correlation.md"]
+fn minhash_recall_on_synthetic_sets() {
+    let sets = synthetic_api_sets(300, 5, 11);
+    recall_table("synthetic API sets (300 families x 5)", &sets, &CHOICES);
+}
+
+#[test]
+fn synthetic_corpus_spans_the_jaccard_range() {
+    let sets = synthetic_api_sets(2, 8, 1);
+    let within: Vec<f64> = (0..8)
+        .flat_map(|a| (a + 1..8).map(move |b| (a, b)))
+        .map(|(a, b)| jaccard(&sets[a], &sets[b]))
+        .collect();
+    let max = within.iter().cloned().fold(0.0, f64::max);
+    let min = within.iter().cloned().fold(1.0, f64::min);
+    assert!(max > 0.7 && min < 0.5, "{within:?}");
+    assert!(jaccard(&sets[0], &sets[8]) < 0.4);
+}
