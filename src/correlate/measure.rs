@@ -252,3 +252,29 @@ fn synthetic_corpus_spans_the_jaccard_range() {
     assert!(max > 0.7 && min < 0.5, "{within:?}");
     assert!(jaccard(&sets[0], &sets[8]) < 0.4);
 }
+
+#[test]
+#[ignore = "reads built graphs from GRAPHMALW_CORRELATE_GRAPHS; prints numbers"]
+fn campaigns_on_real_reports() {
+    use super::cluster::{ClusterParams, Correlator};
+    let Some(corpus) = real_corpus() else { return };
+    let filter = NoiseFilter::new(Safelist::builtin());
+    for (name, safelisted) in [("without safelist", false), ("with safelist", true)] {
+        let mut holders: BTreeMap<&Indicator, Vec<&str>> = BTreeMap::new();
+        for (id, f) in &corpus {
+            for i in f.indicators.iter().filter(|i| !safelisted || !filter.is_noise(i)) {
+                holders.entry(i).or_default().push(id);
+            }
+        }
+        let mut c = Correlator::new(ClusterParams::default(), corpus.len());
+        holders.values().for_each(|h| {
+            c.add_indicator(h);
+        });
+        let campaigns = c.campaigns();
+        let sizes: Vec<usize> = campaigns.iter().map(|k| k.members.len()).collect();
+        for k in campaigns.iter().filter(|_| safelisted) {
+            println!("  {}: {:?}", k.id, k.members);
+        }
+        println!("{name}: {} analyses, campaigns by size {sizes:?}", corpus.len());
+    }
+}

@@ -18,6 +18,7 @@
 //! module decides can be matched against the `:File`, `:RegistryKey`, `:Mutex`,
 //! `:Domain`, `:IpAddress` and dropped `:Sample` nodes.
 
+pub mod cluster;
 pub mod minhash;
 pub mod safelist;
 
