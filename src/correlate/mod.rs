@@ -32,6 +32,50 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::{Analysis, NodeKind, NodeProps};
 use crate::report::Iocs;
+use cluster::ClusterParams;
+use safelist::{NoiseFilter, Safelist, SafelistEntry, SafelistError};
+
+/// The `[correlate]` section of the settings: the user's safelist entries and
+/// the campaign thresholds. (Merger: add `pub correlate: CorrelateSettings`
+/// with `#[serde(default)]` to `Settings`; commands call
+/// [`CorrelateSettings::noise_filter`] and [`CorrelateSettings::cluster_params`].)
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorrelateSettings {
+    /// Added to the shipped list, same shape as `data/safelist.toml`'s entries.
+    pub safelist: Vec<SafelistEntry>,
+    /// Indicators held by more analyses than this never link (see [`ClusterParams`]).
+    pub max_df: usize,
+    /// Shared idf weight that links two analyses.
+    pub min_weight: f64,
+}
+
+impl Default for CorrelateSettings {
+    fn default() -> Self {
+        let p = ClusterParams::default();
+        CorrelateSettings {
+            safelist: Vec::new(),
+            max_df: p.max_df,
+            min_weight: p.min_weight,
+        }
+    }
+}
+
+impl CorrelateSettings {
+    /// The shipped safelist plus the user's entries; baselines are added by
+    /// the caller from the database.
+    pub fn noise_filter(&self) -> Result<NoiseFilter, SafelistError> {
+        Ok(NoiseFilter::new(Safelist::with_user(&self.safelist)?))
+    }
+
+    pub fn cluster_params(&self) -> ClusterParams {
+        ClusterParams {
+            max_df: self.max_df,
+            min_weight: self.min_weight,
+            ..ClusterParams::default()
+        }
+    }
+}
 
 /// The kinds of indicator that can link two analyses (the shared-node labels).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -171,6 +215,21 @@ mod tests {
         assert_eq!(
             Indicator::new(IndicatorKind::Domain, "EVIL.example").to_string(),
             "domain:evil.example"
+        );
+    }
+
+    #[test]
+    fn settings_section_reads_user_entries() {
+        let text = "max_df = 20\n[[safelist]]\nkind = \"mutex\"\nreason = \"our agent\"\npatterns = ['agentmutex']";
+        let s: CorrelateSettings = toml::from_str(text).unwrap();
+        assert_eq!(s.cluster_params().max_df, 20);
+        assert_eq!(s.cluster_params().min_weight, ClusterParams::default().min_weight);
+        let f = s.noise_filter().unwrap();
+        assert!(f.is_noise(&Indicator::new(IndicatorKind::Mutex, "AgentMutex")));
+        assert!(f.is_noise(&Indicator::new(IndicatorKind::Ip, "8.8.8.8")));
+        assert_eq!(
+            toml::from_str::<CorrelateSettings>("").unwrap(),
+            CorrelateSettings::default()
         );
     }
 
