@@ -277,6 +277,44 @@ mod tests {
         assert!(c.campaigns()[0].members.len() == 3);
     }
 
+    fn row(kind: crate::correlate::IndicatorKind, value: &str, holders: &[&str]) -> IndicatorRow {
+        IndicatorRow {
+            kind,
+            value: value.into(),
+            holders: holders.iter().map(|h| h.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn rows_of_baselines_and_safelisted_indicators_never_link() {
+        use crate::correlate::safelist::{NoiseFilter, Safelist};
+        use crate::correlate::IndicatorKind::*;
+        let rows = vec![
+            row(Mutex, "Global\\planted", &["a", "b"]),
+            row(Ip, "8.8.8.8", &["a", "c"]),
+            row(
+                Registry,
+                r"hkey_local_machine\software\vendor\agent",
+                &["c", "d", "clean"],
+            ),
+            row(File, r"c:\users\x\evil.exe", &["e", "e", "e"]), // one analysis through three handles
+            row(Domain, "c2.example", &["a", "b", "c", "d", "e", "f"]),
+        ];
+        let baseline = ["clean".to_string()].into_iter().collect();
+        let filter = NoiseFilter::new(Safelist::builtin());
+        let (campaigns, n) = campaigns_from_rows(rows, 1000, &baseline, &filter, params(5, 1.0));
+        assert_eq!(campaigns.len(), 1);
+        assert_eq!(campaigns[0].members, ["a", "b"]);
+        let counts = RowCounts {
+            read: 5,
+            safelisted: 1,
+            baseline: 1,
+            out_of_range: 2,
+            used: 1,
+        };
+        assert_eq!(n, counts);
+    }
+
     #[test]
     fn campaign_ids_depend_on_members_only() {
         let run = |order: &[&[&str]]| {
@@ -293,4 +331,63 @@ mod tests {
         assert!(a[0].id.starts_with("campaign-") && a[0].id.len() == 25);
         assert_ne!(a[0].id, a[1].id);
     }
+}
+
+/// One shared indicator as `graphmalw correlate` reads it from the database:
+/// its kind, its value (the shared node's key) and the ids of the analyses
+/// that hold it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IndicatorRow {
+    pub kind: super::IndicatorKind,
+    pub value: String,
+    pub holders: Vec<String>,
+}
+
+/// What a run did with its rows, for the command's summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    pub read: usize,
+    /// On the safelist (re-checked here, whatever the database's flags say).
+    pub safelisted: usize,
+    /// Held by a baseline analysis.
+    pub baseline: usize,
+    /// Held by fewer than two or more than `max_df` analyses.
+    pub out_of_range: usize,
+    pub used: usize,
+}
+
+/// Campaigns from streamed rows: rows a baseline analysis holds and
+/// safelisted indicators never link; baseline analyses are never members.
+/// Holders are deduplicated per row (file and key rows come through handles).
+pub fn campaigns_from_rows(
+    rows: impl IntoIterator<Item = IndicatorRow>,
+    corpus: usize,
+    baseline: &std::collections::HashSet<String>,
+    filter: &super::safelist::NoiseFilter,
+    params: ClusterParams,
+) -> (Vec<Campaign>, RowCounts) {
+    let mut c = Correlator::new(params, corpus);
+    let mut n = RowCounts::default();
+    for mut row in rows {
+        n.read += 1;
+        if filter.is_noise(&super::Indicator {
+            kind: row.kind,
+            value: row.value,
+        }) {
+            n.safelisted += 1;
+            continue;
+        }
+        if row.holders.iter().any(|h| baseline.contains(h)) {
+            n.baseline += 1;
+            continue;
+        }
+        row.holders.sort();
+        row.holders.dedup();
+        if c.add_indicator(&row.holders) {
+            n.used += 1;
+        } else {
+            n.out_of_range += 1;
+        }
+    }
+    (c.campaigns(), n)
 }

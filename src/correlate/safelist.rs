@@ -284,11 +284,18 @@ mod tests {
         assert!(list.len() > 100, "{}", list.len());
     }
 
+    /// Asserts that each case is (or is not) on the shipped list.
+    fn assert_safelisted(cases: &[(IndicatorKind, &str)], expected: bool) {
+        let list = Safelist::builtin();
+        for (k, v) in cases {
+            assert_eq!(list.contains(&ind(*k, v)), expected, "{k:?} {v}");
+        }
+    }
+
     #[test]
     fn windows_background_of_the_issue_is_safelisted() {
-        let list = Safelist::builtin();
         use IndicatorKind::*;
-        for (k, v) in [
+        let cases = [
             (
                 Registry,
                 r"HKEY_LOCAL_MACHINE\Software\Microsoft\Windows NT\CurrentVersion\GRE_Initialize",
@@ -308,16 +315,14 @@ mod tests {
             (Domain, "teredo.ipv6.microsoft.com"),
             (Domain, "WWW.MSFTNCSI.COM."),
             (Mutex, "Local\\MSCTF.Asm.MutexDefault1"),
-        ] {
-            assert!(list.contains(&ind(k, v)), "{k:?} {v}");
-        }
+        ];
+        assert_safelisted(&cases, true);
     }
 
     #[test]
     fn what_malware_does_is_not_safelisted() {
-        let list = Safelist::builtin();
         use IndicatorKind::*;
-        for (k, v) in [
+        let cases = [
             (
                 Registry,
                 r"HKEY_CURRENT_USER\Software\Microsoft\Windows\CurrentVersion\Run",
@@ -335,9 +340,8 @@ mod tests {
             (Mutex, "Global\\WHS_7d3f0a2c"),
             (Domain, "telemetry-update.example.net"),
             (Ip, "203.0.113.47"),
-        ] {
-            assert!(!list.contains(&ind(k, v)), "{k:?} {v}");
-        }
+        ];
+        assert_safelisted(&cases, false);
     }
 
     #[test]
