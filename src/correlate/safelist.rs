@@ -58,11 +58,11 @@ impl Pattern {
         };
         match text.split_once('*') {
             None => Ok(Pattern::Exact(text.clone())),
-            Some((p, s)) if !s.contains('*') && !(p.is_empty() && s.is_empty()) => Ok(Pattern::Affix {
+            Some((p, s)) if s.contains('*') || (p.is_empty() && s.is_empty()) => Err(bad()),
+            Some((p, s)) => Ok(Pattern::Affix {
                 prefix: p.to_string(),
                 suffix: s.to_string(),
             }),
-            Some(_) => Err(bad()),
         }
     }
 
