@@ -19,20 +19,24 @@ use std::collections::HashMap;
 pub struct ClusterParams {
     /// Indicators held by more analyses than this are skipped.
     pub max_df: usize,
-    /// A pair is linked when its shared indicators weigh at least this.
+    /// A pair is linked when its shared indicators weigh at least this…
     pub min_weight: f64,
+    /// …and are at least this many (chance shares one or two guest artefacts
+    /// now and then; a family shares several planted ones).
+    pub min_shared: u32,
     /// Campaigns smaller than this are not reported.
     pub min_size: usize,
 }
 
 impl Default for ClusterParams {
-    /// Two indicators that 1 % of the corpus shares (2 × ln 100 ≈ 9.2) or
-    /// one held by two analyses of 10,000 (ln 5000 ≈ 8.5) link; many common
-    /// ones do too, but only by adding up.
+    /// Three shared indicators that weigh 8 together: three that 5 % of the
+    /// corpus holds (3 × ln 20 ≈ 9.0), or rarer ones; measured on planted
+    /// campaigns in `docs/correlation.md`.
     fn default() -> Self {
         ClusterParams {
             max_df: 50,
             min_weight: 8.0,
+            min_shared: 3,
             min_size: 2,
         }
     }
@@ -131,7 +135,7 @@ pub struct Correlator {
     corpus: usize,
     ids: Ids,
     uf: UnionFind,
-    pairs: HashMap<(u32, u32), f64>,
+    pairs: HashMap<(u32, u32), (f64, u32)>,
 }
 
 impl Correlator {
@@ -157,10 +161,16 @@ impl Correlator {
         let ids: Vec<u32> = holders.iter().map(|h| self.ids.get(h.as_ref(), &mut self.uf)).collect();
         for (x, &i) in ids.iter().enumerate() {
             for &j in &ids[x + 1..] {
-                *self.pairs.entry((i.min(j), i.max(j))).or_insert(0.0) += w;
+                let e = self.pairs.entry((i.min(j), i.max(j))).or_insert((0.0, 0));
+                e.0 += w;
+                e.1 += 1;
             }
         }
         true
+    }
+
+    fn is_link(&self, (weight, shared): (f64, u32)) -> bool {
+        weight >= self.params.min_weight && shared >= self.params.min_shared
     }
 
     /// Links (a, b, weight) at or above `min_weight`, strongest first, then by ids.
@@ -168,8 +178,8 @@ impl Correlator {
         let mut out: Vec<_> = self
             .pairs
             .iter()
-            .filter(|(_, &w)| w >= self.params.min_weight)
-            .map(|(&(i, j), &w)| {
+            .filter(|(_, &s)| self.is_link(s))
+            .map(|(&(i, j), &(w, _))| {
                 let (a, b) = (&self.ids.names[i as usize], &self.ids.names[j as usize]);
                 let (a, b) = if a <= b { (a, b) } else { (b, a) };
                 (a.clone(), b.clone(), w)
@@ -184,7 +194,7 @@ impl Correlator {
         let linked: Vec<(u32, u32)> = self
             .pairs
             .iter()
-            .filter(|(_, &w)| w >= self.params.min_weight)
+            .filter(|(_, &s)| self.is_link(s))
             .map(|(&p, _)| p)
             .collect();
         for (i, j) in linked {
@@ -219,6 +229,7 @@ mod tests {
         ClusterParams {
             max_df,
             min_weight,
+            min_shared: 1,
             min_size: 2,
         }
     }

@@ -48,6 +48,8 @@ pub struct CorrelateSettings {
     pub max_df: usize,
     /// Shared idf weight that links two analyses.
     pub min_weight: f64,
+    /// How many shared indicators that takes, at least.
+    pub min_shared: u32,
 }
 
 impl Default for CorrelateSettings {
@@ -57,6 +59,7 @@ impl Default for CorrelateSettings {
             safelist: Vec::new(),
             max_df: p.max_df,
             min_weight: p.min_weight,
+            min_shared: p.min_shared,
         }
     }
 }
@@ -72,6 +75,7 @@ impl CorrelateSettings {
         ClusterParams {
             max_df: self.max_df,
             min_weight: self.min_weight,
+            min_shared: self.min_shared,
             ..ClusterParams::default()
         }
     }
