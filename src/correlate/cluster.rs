@@ -7,8 +7,10 @@
 //! idf over `N` analyses): a mutex two samples share says much, a path half
 //! the corpus touches says little, and indicators held by more than
 //! `max_df` analyses are not read at all, which bounds the pairs one indicator
-//! can add to `max_df²/2`. A pair of analyses is linked when the weights of
-//! the indicators it shares add up to `min_weight`; campaigns are the
+//! can add to `max_df²/2`. A pair of analyses is linked when it shares at
+//! least `min_shared` indicators whose weights add up to `min_weight` (the
+//! count keeps chance shares of guest artefacts from chaining unrelated
+//! analyses, `docs/correlation.md`); campaigns are the
 //! connected components of the links, each named by a hash of its members so
 //! that the same members give the same campaign id on every run.
 
