@@ -25,6 +25,7 @@
 //! comes from a report, a config file or the network may panic.
 
 pub mod cmd;
+pub mod correlate;
 pub mod model;
 pub mod pipeline;
 pub(crate) mod queries;
