@@ -7,6 +7,7 @@
 //! The password is a [`Secret`]: it prints as `********` everywhere.
 
 use crate::model::GraphConfig;
+use crate::pipeline::Pipeline;
 use crate::report::ReadLimits;
 use crate::sink::{HandleLabel, OutputFormat};
 use anyhow::{Context, Result};
@@ -70,8 +71,18 @@ pub struct Neo4jSettings {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct IngestSettings {
-    /// Rows per `UNWIND` statement.
+    /// The default of the three below: rows per statement and per
+    /// transaction, and a tenth of the rows gathered before a write.
     pub batch_size: usize,
+    /// Rows per `UNWIND` statement; 0 = `batch_size`.
+    pub statement_rows: usize,
+    /// Rows per transaction (consecutive statements share one); 0 = `batch_size`.
+    pub transaction_rows: usize,
+    /// Rows of whole analyses gathered before they are written (or after a
+    /// second of waiting); 0 = ten times `batch_size`, so that each of the
+    /// some thirty statements (one per label and type) carries hundreds of
+    /// rows instead of a few dozen (measured in BENCHMARKS.md).
+    pub flush_rows: usize,
     /// Seconds during which transient database errors are retried.
     pub retry_secs: u64,
     /// Seconds one batch may take before it counts as failed.
@@ -112,11 +123,39 @@ impl Default for Settings {
             },
             ingest: IngestSettings {
                 batch_size: 10_000,
+                statement_rows: 0,
+                transaction_rows: 0,
+                flush_rows: 0,
                 retry_secs: 60,
                 batch_timeout_secs: 120,
             },
             query: QuerySettings { timeout_secs: 60 },
             jobs: 0,
+        }
+    }
+}
+
+impl IngestSettings {
+    /// Rows per `UNWIND` statement.
+    pub fn statement_rows(&self) -> usize {
+        Self::or(self.statement_rows, self.batch_size)
+    }
+
+    /// Rows per transaction.
+    pub fn transaction_rows(&self) -> usize {
+        Self::or(self.transaction_rows, self.batch_size)
+    }
+
+    /// Rows gathered before a write.
+    pub fn flush_rows(&self) -> usize {
+        Self::or(self.flush_rows, self.batch_size.saturating_mul(10))
+    }
+
+    fn or(set: usize, default: usize) -> usize {
+        if set > 0 {
+            set
+        } else {
+            default.max(1)
         }
     }
 }
@@ -200,6 +239,15 @@ impl Settings {
             categories: self.graph.categories.clone(),
             ignore_modules: self.graph.ignore_modules.iter().map(|m| m.to_lowercase()).collect(),
             sequence_edges: self.graph.sequence_edges,
+        }
+    }
+
+    /// The per-report pipeline these settings describe.
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline {
+            graph: self.graph_config(),
+            limits: self.read_limits(),
+            jobs: self.jobs(),
         }
     }
 

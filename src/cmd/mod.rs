@@ -7,6 +7,7 @@ mod export;
 mod ingest;
 mod query;
 
+use crate::pipeline::{find_reports, Found, Tally};
 use crate::settings::Settings;
 use crate::sink::{HandleLabel, OutputFormat};
 use clap::{Parser, Subcommand};
@@ -118,6 +119,37 @@ fn handle_label_value(h: HandleLabel) -> config::Value {
         HandleLabel::Path => "path",
     }
     .into()
+}
+
+/// A report and the file a command writes for it.
+pub(crate) struct Target {
+    found: Found,
+    path: PathBuf,
+}
+
+impl AsRef<Found> for Target {
+    fn as_ref(&self) -> &Found {
+        &self.found
+    }
+}
+
+/// Find the reports under `paths`; print what could not be walked and
+/// return how many, to count as failed.
+fn find(paths: &[PathBuf]) -> (Vec<Found>, usize) {
+    let (found, errors) = find_reports(paths);
+    for (p, e) in &errors {
+        eprintln!("error: {}: {e}", p.display());
+    }
+    (found, errors.len())
+}
+
+/// The exit code after a run that processed everything it could.
+fn exit_code(tally: &Tally) -> i32 {
+    if tally.failed > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 /// A bar over `len` reports on a terminal; hidden when stderr is not one

@@ -58,7 +58,8 @@ pub struct Neo4jSink {
     graph: std::sync::Mutex<Graph>,
     config: neo4rs::Config,
     database: String,
-    batch_size: usize,
+    statement_rows: usize,
+    transaction_rows: usize,
     retry_for: Duration,
     batch_timeout: Duration,
 }
@@ -242,7 +243,8 @@ impl Neo4jSink {
             graph: std::sync::Mutex::new(graph),
             config,
             database: neo.database.clone(),
-            batch_size: ingest.batch_size.max(1),
+            statement_rows: ingest.statement_rows(),
+            transaction_rows: ingest.transaction_rows(),
             retry_for: Duration::from_secs(ingest.retry_secs),
             batch_timeout: Duration::from_secs(ingest.batch_timeout_secs.max(1)),
         };
@@ -435,25 +437,25 @@ impl Neo4jSink {
     }
 
     /// Write all rows: node statements first, then relationships, in
-    /// chunks of at most `batch_size` rows; consecutive chunks share one
-    /// transaction up to `batch_size` rows in all, so small analyses do
+    /// chunks of at most `statement_rows` rows; consecutive chunks share one
+    /// transaction up to `transaction_rows` rows in all, so small analyses do
     /// not pay a commit per label.
     pub async fn write(&self, rows: &Rows, mut progress: impl FnMut(Written)) -> Result<Written, DbError> {
         let mut steps: Vec<(String, &[rows::Row], bool)> = Vec::new();
         for (label, list) in &rows.nodes {
             let stmt = label.merge_statement();
-            steps.extend(list.chunks(self.batch_size).map(|c| (stmt.clone(), c, true)));
+            steps.extend(list.chunks(self.statement_rows).map(|c| (stmt.clone(), c, true)));
         }
         for (rel, list) in &rows.rels {
             let stmt = rel.merge_statement();
-            steps.extend(list.chunks(self.batch_size).map(|c| (stmt.clone(), c, false)));
+            steps.extend(list.chunks(self.statement_rows).map(|c| (stmt.clone(), c, false)));
         }
         let mut total = Written::default();
         let mut start = 0;
         while start < steps.len() {
             let mut end = start;
             let mut n = 0;
-            while end < steps.len() && (end == start || n + steps[end].1.len() <= self.batch_size) {
+            while end < steps.len() && (end == start || n + steps[end].1.len() <= self.transaction_rows) {
                 n += steps[end].1.len();
                 end += 1;
             }
