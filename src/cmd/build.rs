@@ -1,6 +1,6 @@
 //! `graphmalw build`: reports → graph files (or stdout for one report).
 
-use super::{format_value, handle_label_value, load_settings, GraphArgs, Target, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{load_settings, GraphArgs, Target, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::model::{Analysis, Outcome};
 use crate::pipeline::{build_report, Done, FilesWritten, Found, Tally};
 use crate::settings::Settings;
@@ -28,15 +28,16 @@ pub struct BuildArgs {
 }
 
 pub fn run(config: Option<&Path>, args: BuildArgs) -> i32 {
-    let mut overrides = Vec::new();
-    args.graph.overrides(&mut overrides);
-    if let Some(f) = args.format {
-        overrides.push(("output.format", format_value(f)));
-    }
-    if let Some(h) = args.handle_label {
-        overrides.push(("output.handle_label", handle_label_value(h)));
-    }
-    let Some(settings) = load_settings(config, &overrides) else {
+    let Some(settings) = load_settings(config, |s| {
+        args.graph.apply(s);
+        if let Some(f) = args.format {
+            s.output.format = f;
+        }
+        if let Some(h) = args.handle_label {
+            s.output.handle_label = h;
+        }
+        Ok(())
+    }) else {
         return EXIT_USAGE;
     };
 

@@ -88,9 +88,10 @@ pub fn run(config: Option<&Path>, action: ExportAction) -> i32 {
         ExportAction::Graphml(a) => &a.graph,
         ExportAction::Jsonl(a) => &a.graph,
     };
-    let mut overrides = Vec::new();
-    graph_args.overrides(&mut overrides);
-    let Some(settings) = load_settings(config, &overrides) else {
+    let Some(settings) = load_settings(config, |s| {
+        graph_args.apply(s);
+        Ok(())
+    }) else {
         return EXIT_USAGE;
     };
     match action {

@@ -20,7 +20,7 @@ use crate::pipeline::{Done, Found, Output, Tally};
 use crate::settings::Settings;
 use crate::sink::neo4j::rows::{analysis_rows, Rows};
 use crate::sink::neo4j::schema::{Label, Rel};
-use crate::sink::neo4j::{DbError, Neo4jSink, Written};
+use crate::sink::neo4j::{DbError, Neo4jSettings, Neo4jSink, Secret, Written};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -71,27 +71,26 @@ pub struct DbArgs {
 }
 
 impl DbArgs {
-    pub fn overrides(&self, out: &mut Vec<(&'static str, config::Value)>) -> Result<(), String> {
+    /// Put the options given into `neo`; `--password-stdin` reads the password here.
+    pub fn apply(&self, neo: &mut Neo4jSettings) -> anyhow::Result<()> {
         if let Some(u) = &self.uri {
-            out.push(("neo4j.uri", u.clone().into()));
+            neo.uri = u.clone();
         }
         if let Some(u) = &self.user {
-            out.push(("neo4j.user", u.clone().into()));
+            neo.user = u.clone();
         }
         if let Some(d) = &self.database {
-            out.push(("neo4j.database", d.clone().into()));
+            neo.database = d.clone();
         }
         if self.password_stdin {
             let mut line = String::new();
             std::io::stdin()
                 .lock()
                 .read_line(&mut line)
-                .map_err(|e| format!("reading the password from stdin: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("reading the password from stdin: {e}"))?;
             let pw = line.trim_end_matches(['\r', '\n']).to_owned();
-            if pw.is_empty() {
-                return Err("--password-stdin: standard input held no password".into());
-            }
-            out.push(("neo4j.password", pw.into()));
+            anyhow::ensure!(!pw.is_empty(), "--password-stdin: standard input held no password");
+            neo.password = Secret::new(pw);
         }
         Ok(())
     }
@@ -193,16 +192,14 @@ enum End {
 }
 
 pub fn run(config: Option<&Path>, args: IngestArgs) -> i32 {
-    let mut overrides = Vec::new();
-    args.graph.overrides(&mut overrides);
-    if let Err(e) = args.db.overrides(&mut overrides) {
-        eprintln!("error: {e}");
-        return EXIT_USAGE;
-    }
-    if let Some(b) = args.batch_size {
-        overrides.push(("ingest.batch_size", (b as u64).into()));
-    }
-    let Some(settings) = load_settings(config, &overrides) else {
+    let Some(settings) = load_settings(config, |s| {
+        args.graph.apply(s);
+        args.db.apply(&mut s.neo4j)?;
+        if let Some(b) = args.batch_size {
+            s.ingest.batch_size = b;
+        }
+        Ok(())
+    }) else {
         return EXIT_USAGE;
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -289,7 +286,7 @@ async fn connect(settings: &Settings, args: &IngestArgs) -> Result<(Option<Neo4j
     if args.dry_run {
         return Ok((None, HashSet::new()));
     }
-    let sink = Neo4jSink::connect(&settings.neo4j, &settings.ingest).await?;
+    let sink = Neo4jSink::connect(&settings.neo4j).await?.with_writes(&settings.ingest);
     sink.ensure_schema().await?;
     let complete = if args.force {
         HashSet::new()

@@ -9,7 +9,6 @@ mod query;
 
 use crate::pipeline::{find_reports, Found, Tally};
 use crate::settings::Settings;
-use crate::sink::{HandleLabel, OutputFormat};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
@@ -88,37 +87,21 @@ pub struct GraphArgs {
 }
 
 impl GraphArgs {
-    fn overrides(&self, out: &mut Vec<(&'static str, config::Value)>) {
+    /// Put the options given into `s`.
+    fn apply(&self, s: &mut Settings) {
         if self.no_sequence_edges {
-            out.push(("graph.sequence_edges", false.into()));
+            s.graph.sequence_edges = false;
         }
         if let Some(c) = &self.categories {
-            out.push(("graph.categories", c.clone().into()));
+            s.graph.categories = c.clone();
         }
         if let Some(m) = &self.ignore_modules {
-            out.push(("graph.ignore_modules", m.clone().into()));
+            s.graph.ignore_modules = m.clone();
         }
         if let Some(j) = self.jobs {
-            out.push(("jobs", (j as u64).into()));
+            s.jobs = j;
         }
     }
-}
-
-fn format_value(f: OutputFormat) -> config::Value {
-    match f {
-        OutputFormat::Json => "json",
-        OutputFormat::Dot => "dot",
-        OutputFormat::Svg => "svg",
-    }
-    .into()
-}
-
-fn handle_label_value(h: HandleLabel) -> config::Value {
-    match h {
-        HandleLabel::Address => "address",
-        HandleLabel::Path => "path",
-    }
-    .into()
 }
 
 /// A report and the file a command writes for it.
@@ -197,11 +180,13 @@ fn init_logging(verbose: u8, quiet: bool) {
         .try_init();
 }
 
+/// The settings, with the command line's options put in by `change`;
+/// `None` (the error printed) when they cannot be read or are not valid.
 fn load_settings(
     cli_config: Option<&std::path::Path>,
-    overrides: &[(&'static str, config::Value)],
+    change: impl FnOnce(&mut Settings) -> anyhow::Result<()>,
 ) -> Option<Settings> {
-    match Settings::load(cli_config, overrides) {
+    match Settings::load(cli_config, change) {
         Ok(s) => Some(s),
         Err(e) => {
             eprintln!("error: {e:#}");
