@@ -1,4 +1,8 @@
 //! `graphmalw build`: reports → graph files (or stdout for one report).
+//!
+//! With `--out DIR`, the pipeline's workers write one JSON, DOT or SVG file
+//! per report, named after it ([`output_path`]); one report without `--out`
+//! goes to standard output.
 
 use super::{load_settings, GraphArgs, Target, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::model::{Analysis, Outcome};
@@ -77,6 +81,7 @@ pub fn run(config: Option<&Path>, args: BuildArgs) -> i32 {
             Ok(Done::Nothing)
         }
     };
+    // Counting written files cannot fail: there is no error to report.
     let _ = settings.pipeline().run(&targets, &bar, &mut tally, prepare, &mut FilesWritten);
     bar.finish_and_clear();
     eprintln!("{} → {}", tally.line("built", targets.len()), out_dir.display());
@@ -181,7 +186,7 @@ fn write_output(analysis: &Analysis, settings: &Settings, path: &Path) -> Result
         }
     };
     // JSON and DOT are written as they are produced, not rendered whole
-    // first: memory follows the graph, not the size of its text (issue 6).
+    // first: memory follows the graph, not the size of its text.
     let file = std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
     match settings.output.format {

@@ -6,10 +6,11 @@
 //! - `jsonl`: one graph per line, types as integer indices, with a label
 //!   (for PyTorch Geometric, DGL, NetworkX…).
 //!
-//! Reports are built on `jobs` threads; results are written by one thread in
-//! input order (a small reorder window), so the output is the same bytes for
-//! the same inputs whatever the thread count, and memory does not grow with
-//! the number of reports.
+//! Reports go through the [pipeline](crate::pipeline): built on `jobs`
+//! threads, then written in input order by one [`Output`] (the CSV writer,
+//! the stream of lines; GraphML files are written by the workers), so the
+//! output is the same bytes for the same inputs whatever the thread count,
+//! and memory does not grow with the number of reports.
 
 use super::{load_settings, GraphArgs, Target, EXIT_FAILED, EXIT_USAGE};
 use crate::model::Analysis;
@@ -281,6 +282,7 @@ fn graphml(settings: &Settings, args: GraphmlArgs) -> i32 {
             .with_context(|| format!("writing {}", t.path.display()))?;
         Ok(Done::Ready(()))
     };
+    // Counting written files cannot fail: there is no error to report.
     let _ = settings.pipeline().run(&targets, &bar, &mut tally, prepare, &mut FilesWritten);
     bar.finish_and_clear();
     eprintln!("{} → {}", tally.line("exported", targets.len()), args.out.display());

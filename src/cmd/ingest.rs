@@ -14,17 +14,17 @@
 //! Ctrl-C): it stops the run before the next group, or abandons the group
 //! being written.
 
-use super::{load_settings, GraphArgs, EXIT_FAILED, EXIT_USAGE};
+use super::{load_settings, DbArgs, GraphArgs, EXIT_FAILED, EXIT_USAGE};
 use crate::model::Analysis;
 use crate::pipeline::{Done, Found, Output, Tally};
 use crate::settings::Settings;
 use crate::sink::neo4j::rows::{analysis_rows, Rows};
 use crate::sink::neo4j::schema::{Label, Rel};
-use crate::sink::neo4j::{DbError, Neo4jSettings, Neo4jSink, Secret, Written};
+use crate::sink::neo4j::{DbError, Neo4jSink, Written};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
-use std::io::{BufRead, IsTerminal};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -51,49 +51,6 @@ pub struct IngestArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub graph: GraphArgs,
-}
-
-/// Connection options shared by `ingest` and `query`.
-#[derive(clap::Args, Debug, Default)]
-pub struct DbArgs {
-    /// Bolt URI (bolt://, bolt+s://, neo4j://, neo4j+s:// or host:port); env NEO4J_URI.
-    #[arg(long, value_name = "URI")]
-    pub uri: Option<String>,
-    /// User name; env NEO4J_USERNAME.
-    #[arg(long, value_name = "USER")]
-    pub user: Option<String>,
-    /// Read the password from the first line of standard input (else env NEO4J_PASSWORD).
-    #[arg(long)]
-    pub password_stdin: bool,
-    /// Database name; env NEO4J_DATABASE.
-    #[arg(long, value_name = "NAME")]
-    pub database: Option<String>,
-}
-
-impl DbArgs {
-    /// Put the options given into `neo`; `--password-stdin` reads the password here.
-    pub fn apply(&self, neo: &mut Neo4jSettings) -> anyhow::Result<()> {
-        if let Some(u) = &self.uri {
-            neo.uri = u.clone();
-        }
-        if let Some(u) = &self.user {
-            neo.user = u.clone();
-        }
-        if let Some(d) = &self.database {
-            neo.database = d.clone();
-        }
-        if self.password_stdin {
-            let mut line = String::new();
-            std::io::stdin()
-                .lock()
-                .read_line(&mut line)
-                .map_err(|e| anyhow::anyhow!("reading the password from stdin: {e}"))?;
-            let pw = line.trim_end_matches(['\r', '\n']).to_owned();
-            anyhow::ensure!(!pw.is_empty(), "--password-stdin: standard input held no password");
-            neo.password = Secret::new(pw);
-        }
-        Ok(())
-    }
 }
 
 /// One analysis built and ready for the database.

@@ -1,5 +1,10 @@
 //! The command line: argument parsing, logging set-up, and one module per
-//! command. Commands return an exit code; only this layer prints errors.
+//! command.
+//!
+//! A command loads the [settings](crate::settings) with its options put in
+//! (typed, [`GraphArgs::apply`], [`DbArgs::apply`]), runs the
+//! [pipeline](crate::pipeline) into the output it chooses, and phrases the
+//! summary. Commands return an exit code; only this layer prints errors.
 
 mod build;
 mod config_show;
@@ -9,6 +14,8 @@ mod query;
 
 use crate::pipeline::{find_reports, Found, Tally};
 use crate::settings::Settings;
+use crate::sink::neo4j::{Neo4jSettings, Secret};
+use std::io::BufRead;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
@@ -88,7 +95,7 @@ pub struct GraphArgs {
 
 impl GraphArgs {
     /// Put the options given into `s`.
-    fn apply(&self, s: &mut Settings) {
+    pub fn apply(&self, s: &mut Settings) {
         if self.no_sequence_edges {
             s.graph.sequence_edges = false;
         }
@@ -101,6 +108,49 @@ impl GraphArgs {
         if let Some(j) = self.jobs {
             s.jobs = j;
         }
+    }
+}
+
+/// Connection options shared by `ingest` and `query`.
+#[derive(clap::Args, Debug, Default)]
+pub struct DbArgs {
+    /// Bolt URI (bolt://, bolt+s://, neo4j://, neo4j+s:// or host:port); env NEO4J_URI.
+    #[arg(long, value_name = "URI")]
+    pub uri: Option<String>,
+    /// User name; env NEO4J_USERNAME.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Read the password from the first line of standard input (else env NEO4J_PASSWORD).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Database name; env NEO4J_DATABASE.
+    #[arg(long, value_name = "NAME")]
+    pub database: Option<String>,
+}
+
+impl DbArgs {
+    /// Put the options given into `neo`; `--password-stdin` reads the password here.
+    pub fn apply(&self, neo: &mut Neo4jSettings) -> anyhow::Result<()> {
+        if let Some(u) = &self.uri {
+            neo.uri = u.clone();
+        }
+        if let Some(u) = &self.user {
+            neo.user = u.clone();
+        }
+        if let Some(d) = &self.database {
+            neo.database = d.clone();
+        }
+        if self.password_stdin {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| anyhow::anyhow!("reading the password from stdin: {e}"))?;
+            let pw = line.trim_end_matches(['\r', '\n']).to_owned();
+            anyhow::ensure!(!pw.is_empty(), "--password-stdin: standard input held no password");
+            neo.password = Secret::new(pw);
+        }
+        Ok(())
     }
 }
 

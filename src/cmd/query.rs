@@ -1,7 +1,6 @@
 //! `graphmalw query`: list, show and run the shipped hunting queries.
 
-use super::ingest::DbArgs;
-use super::{load_settings, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{load_settings, DbArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::queries::{self, Query};
 use crate::sink::neo4j::retry::Limit;
 use crate::sink::neo4j::{DbError, Neo4jSink};

@@ -1,13 +1,14 @@
-//! The Neo4j sink: schema set-up, batched `UNWIND … MERGE` writes with
-//! retries, and the completion protocol of `docs/neo4j-model.md`.
+//! The Neo4j sink: connection, schema set-up, batched `UNWIND … MERGE`
+//! writes with retries, and the completion protocol of `docs/neo4j-model.md`.
 //!
-//! Roles, as in every sink: [`schema`] (labels, types, statements),
-//! [`rows`] (analysis → parameter rows; [`callargs`] reads the typed
-//! properties of a call's arguments), [`retry`] (the retry decision),
-//! and [`Neo4jSink`] here (the connection and the write protocol).
+//! Roles: [`config`] (connection and write settings), [`retry`] (the retry
+//! decision, tested on its own), and [`Neo4jSink`] here (the connection and
+//! the write protocol). The statements, constraints and parameter rows it
+//! sends come from [`schema`] and [`rows`] ([`callargs`] reads the typed
+//! properties of a call's arguments).
 
 pub mod callargs;
-mod config;
+pub mod config;
 pub mod retry;
 pub mod rows;
 pub mod schema;
