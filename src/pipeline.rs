@@ -317,7 +317,10 @@ impl Pipeline {
                 Ok(a) => a,
                 Err(e) => {
                     bar.suspend(|| eprintln!("error: {e}"));
-                    return Reported { shape: None, done: Done::Failed };
+                    return Reported {
+                        shape: None,
+                        done: Done::Failed,
+                    };
                 }
             };
             let shape = match analysis.outcome {
@@ -376,7 +379,12 @@ mod tests {
     fn a_failing_consumer_stops_the_run() {
         let items: Vec<u64> = (0..100).collect();
         let worked = AtomicUsize::new(0);
-        let r = ordered_map(&items, 3, |_| worked.fetch_add(1, Ordering::Relaxed), |_, _| Err("disk full"));
+        let r = ordered_map(
+            &items,
+            3,
+            |_| worked.fetch_add(1, Ordering::Relaxed),
+            |_, _| Err("disk full"),
+        );
         assert_eq!(r, Err("disk full"));
         assert!(worked.load(Ordering::Relaxed) < 100, "workers stopped early");
     }
@@ -390,7 +398,10 @@ mod tests {
             failed: 1,
             ..Tally::default()
         };
-        assert_eq!(t.line("built", 7), "built 3, no behaviour 1, empty 2, failed 1 (7 reports)");
+        assert_eq!(
+            t.line("built", 7),
+            "built 3, no behaviour 1, empty 2, failed 1 (7 reports)"
+        );
         t.skipped = 2;
         assert_eq!(
             t.line("exported", 9),

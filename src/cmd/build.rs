@@ -77,12 +77,17 @@ pub fn run(config: Option<&Path>, args: BuildArgs) -> i32 {
             Ok(Done::Nothing)
         }
         Outcome::Empty => {
-            tracing::info!("{}: empty graph (no call passed the rules): no graph", t.found.path.display());
+            tracing::info!(
+                "{}: empty graph (no call passed the rules): no graph",
+                t.found.path.display()
+            );
             Ok(Done::Nothing)
         }
     };
     // Counting written files cannot fail: there is no error to report.
-    let _ = settings.pipeline().run(&targets, &bar, &mut tally, prepare, &mut FilesWritten);
+    let _ = settings
+        .pipeline()
+        .run(&targets, &bar, &mut tally, prepare, &mut FilesWritten);
     bar.finish_and_clear();
     eprintln!("{} → {}", tally.line("built", targets.len()), out_dir.display());
     super::exit_code(&tally)

@@ -121,7 +121,10 @@ impl Output for CsvOutput<'_> {
             tally.written += 1;
         } else {
             tally.skipped += 1;
-            tracing::info!("{}: the same report was exported earlier; skipped", found.path.display());
+            tracing::info!(
+                "{}: the same report was exported earlier; skipped",
+                found.path.display()
+            );
         }
         Ok(())
     }
@@ -147,7 +150,12 @@ fn neo4j_csv(settings: &Settings, args: CsvArgs) -> i32 {
         ..Tally::default()
     };
     let bar = super::progress_bar("exporting", found.len() as u64);
-    let prepare = |_: &Found, a: &Analysis| Ok(Done::Ready(csvsink::prepare(a.meta.id.clone(), analysis_rows(a, max_len))?));
+    let prepare = |_: &Found, a: &Analysis| {
+        Ok(Done::Ready(csvsink::prepare(
+            a.meta.id.clone(),
+            analysis_rows(a, max_len),
+        )?))
+    };
     let result = settings.pipeline().run(&found, &bar, &mut tally, prepare, &mut out);
     bar.finish_and_clear();
     if let Err(e) = result {
@@ -283,7 +291,9 @@ fn graphml(settings: &Settings, args: GraphmlArgs) -> i32 {
         Ok(Done::Ready(()))
     };
     // Counting written files cannot fail: there is no error to report.
-    let _ = settings.pipeline().run(&targets, &bar, &mut tally, prepare, &mut FilesWritten);
+    let _ = settings
+        .pipeline()
+        .run(&targets, &bar, &mut tally, prepare, &mut FilesWritten);
     bar.finish_and_clear();
     eprintln!("{} → {}", tally.line("exported", targets.len()), args.out.display());
     super::exit_code(&tally)
@@ -469,7 +479,10 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            graphml_paths(found, out).into_iter().map(|t| t.path).collect::<Vec<_>>(),
+            graphml_paths(found, out)
+                .into_iter()
+                .map(|t| t.path)
+                .collect::<Vec<_>>(),
             vec![
                 PathBuf::from("out/r.graphml"),
                 PathBuf::from("out/r-2.graphml"),

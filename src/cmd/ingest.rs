@@ -148,7 +148,9 @@ enum End {
     Fatal(DbError),
 }
 
-pub fn run(config: Option<&Path>, args: IngestArgs) -> i32 {
+/// Run `ingest`; `shutdown` completing (Ctrl-C, as [`super::run`] wires
+/// it) stops it with exit code 130.
+pub fn run(config: Option<&Path>, args: IngestArgs, shutdown: impl Future<Output = ()>) -> i32 {
     let Some(settings) = load_settings(config, |s| {
         args.graph.apply(s);
         args.db.apply(&mut s.neo4j)?;
@@ -170,16 +172,12 @@ pub fn run(config: Option<&Path>, args: IngestArgs) -> i32 {
             return EXIT_FAILED;
         }
     };
-    // Ctrl-C is ours (exit 130, summary), not the default action that kills
-    // the process: `ctrl_c()` installs its handler when first polled, which
-    // `ingest` does before anything else.
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    runtime.block_on(ingest(settings, args, ctrl_c))
+    runtime.block_on(ingest(settings, args, shutdown))
 }
 
-/// Ingest every report; `shutdown` completing stops the run.
+/// Ingest every report; `shutdown` completing stops the run. It is polled
+/// once before anything else, so that a signal handler it installs when
+/// first polled is in place from the start.
 async fn ingest(settings: Settings, args: IngestArgs, shutdown: impl Future<Output = ()>) -> i32 {
     let started = Instant::now();
     tokio::pin!(shutdown);
@@ -260,7 +258,9 @@ impl Output for ToWriter {
     type Item = Ready;
     fn write(&mut self, _: &Found, ready: Ready, _: &mut Tally) -> anyhow::Result<()> {
         // Counted by the writer, once written.
-        self.0.blocking_send(ready).map_err(|_| anyhow::anyhow!("the writer stopped"))
+        self.0
+            .blocking_send(ready)
+            .map_err(|_| anyhow::anyhow!("the writer stopped"))
     }
 }
 
@@ -399,12 +399,7 @@ async fn flush(
     }
 }
 
-async fn write_group(
-    sink: &Neo4jSink,
-    batch: &[Ready],
-    totals: &mut Totals,
-    bar: &ProgressBar,
-) -> Result<(), DbError> {
+async fn write_group(sink: &Neo4jSink, batch: &[Ready], totals: &mut Totals, bar: &ProgressBar) -> Result<(), DbError> {
     let ids: Vec<String> = batch.iter().map(|r| r.id.clone()).collect();
     let earlier = sink.existing_analyses(&ids).await?;
     if !earlier.is_empty() {
@@ -535,7 +530,11 @@ mod tests {
         assert!(b.is_due(at(1000), false));
         b.take();
         b.push("c", 1, (), at(1500));
-        assert_eq!(b.deadline(), Some(at(2500)), "the clock starts again with the next group");
+        assert_eq!(
+            b.deadline(),
+            Some(at(2500)),
+            "the clock starts again with the next group"
+        );
     }
 
     #[test]

@@ -15,8 +15,8 @@ mod query;
 use crate::pipeline::{find_reports, Found, Tally};
 use crate::settings::Settings;
 use crate::sink::neo4j::{Neo4jSettings, Secret};
-use std::io::BufRead;
 use clap::{Parser, Subcommand};
+use std::io::BufRead;
 use std::path::PathBuf;
 use tracing_subscriber::EnvFilter;
 
@@ -245,10 +245,17 @@ fn load_settings(
     }
 }
 
+/// Completes on Ctrl-C. Once polled, Ctrl-C is the command's (a summary,
+/// exit 130) instead of the default action that kills the process:
+/// `tokio::signal::ctrl_c` installs its handler when first polled.
+async fn ctrl_c() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Build(args) => build::run(cli.config.as_deref(), args),
-        Command::Ingest(args) => ingest::run(cli.config.as_deref(), args),
+        Command::Ingest(args) => ingest::run(cli.config.as_deref(), args, ctrl_c()),
         Command::Export { format } => export::run(cli.config.as_deref(), format),
         Command::Query { action } => query::run(cli.config.as_deref(), action),
         Command::Config {

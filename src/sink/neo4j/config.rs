@@ -158,7 +158,10 @@ mod tests {
             batch_size: 25,
             ..IngestSettings::default()
         };
-        assert_eq!((s.statement_rows(), s.transaction_rows(), s.flush_rows()), (25, 25, 250));
+        assert_eq!(
+            (s.statement_rows(), s.transaction_rows(), s.flush_rows()),
+            (25, 25, 250)
+        );
         s.statement_rows = 7;
         s.transaction_rows = 70;
         s.flush_rows = 700;
