@@ -220,7 +220,7 @@ pub enum Done<T> {
 }
 
 /// What became of the reports, for a command's summary.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Tally {
     /// Written to the output.
     pub written: usize,
@@ -235,6 +235,17 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Both tallies together (of two stages of one run).
+    pub fn plus(&self, other: &Tally) -> Tally {
+        Tally {
+            written: self.written + other.written,
+            no_behaviour: self.no_behaviour + other.no_behaviour,
+            empty: self.empty + other.empty,
+            skipped: self.skipped + other.skipped,
+            failed: self.failed + other.failed,
+        }
+    }
+
     /// `{verb} N, no behaviour N, empty N, failed N[, repeated N] (N reports)`.
     pub fn line(&self, verb: &str, reports: usize) -> String {
         let mut s = format!(
@@ -264,6 +275,10 @@ pub trait Output {
     /// Take one prepared report; count it in `tally` (written, or skipped as
     /// a repeat). `Err` stops the run.
     fn write(&mut self, found: &Found, item: Self::Item, tally: &mut Tally) -> anyhow::Result<()>;
+
+    /// After each report, the tally so far (for an output that shows
+    /// progress elsewhere).
+    fn progress(&mut self, _tally: &Tally) {}
 }
 
 /// The output of commands whose workers write one file per report
@@ -342,10 +357,11 @@ impl Pipeline {
                 None => {}
             }
             tally.count(&r.done);
-            match r.done {
-                Done::Ready(ready) => out.write(entry.as_ref(), ready, tally),
-                _ => Ok(()),
+            if let Done::Ready(ready) = r.done {
+                out.write(entry.as_ref(), ready, tally)?;
             }
+            out.progress(tally);
+            Ok(())
         })
     }
 }

@@ -27,7 +27,7 @@ use std::future::Future;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// Exit code after Ctrl-C, as shells expect (128 + SIGINT).
 pub const EXIT_INTERRUPTED: i32 = 130;
@@ -207,19 +207,31 @@ async fn ingest(settings: Settings, args: IngestArgs, shutdown: impl Future<Outp
     let files = found.len();
     let bar = progress_bar(files as u64);
     let (tx, rx) = mpsc::channel::<Ready>(settings.jobs().min(files.max(1)) * 2);
+    let (built_tx, built_rx) = watch::channel(Tally::default());
     let pipeline = {
         let (settings, bar) = (settings.clone(), bar.clone());
-        std::thread::spawn(move || build_rows(&settings, found, complete, &bar, tx))
+        let to_writer = ToWriter { tx, built: built_tx };
+        std::thread::spawn(move || build_rows(&settings, found, complete, &bar, to_writer))
     };
-    let mut totals = Totals::default();
+    let mut totals = Totals {
+        tally: Tally {
+            failed: walk_failed,
+            ..Tally::default()
+        },
+        ..Totals::default()
+    };
     let batcher = Batcher::new(settings.ingest.flush_rows(), Duration::from_millis(1000));
-    let end = write_all(sink.as_ref(), rx, batcher, shutdown, &mut totals, &bar, started).await;
+    let progress = Progress {
+        bar: &bar,
+        built: built_rx,
+        started,
+    };
+    let end = write_all(sink.as_ref(), rx, batcher, shutdown, &mut totals, &progress).await;
     // The writer dropped the receiver: the pipeline stops after the reports in hand.
     let built = pipeline.join().unwrap_or_default();
     bar.finish_and_clear();
 
-    totals.tally.failed += walk_failed + built.failed;
-    totals.tally.skipped += built.skipped;
+    totals.tally = totals.tally.plus(&built);
     print_summary(&totals, args.dry_run, started.elapsed(), files);
     match end {
         End::Fatal(e) => {
@@ -251,16 +263,24 @@ async fn connect(settings: &Settings, args: &IngestArgs) -> Result<(Option<Neo4j
     Ok((Some(sink), complete))
 }
 
-/// The channel to the writer, as the pipeline's output.
-struct ToWriter(mpsc::Sender<Ready>);
+/// The channel to the writer, as the pipeline's output, and the pipeline's
+/// tally so far for the writer's progress display.
+struct ToWriter {
+    tx: mpsc::Sender<Ready>,
+    built: watch::Sender<Tally>,
+}
 
 impl Output for ToWriter {
     type Item = Ready;
     fn write(&mut self, _: &Found, ready: Ready, _: &mut Tally) -> anyhow::Result<()> {
         // Counted by the writer, once written.
-        self.0
+        self.tx
             .blocking_send(ready)
             .map_err(|_| anyhow::anyhow!("the writer stopped"))
+    }
+
+    fn progress(&mut self, tally: &Tally) {
+        self.built.send_replace(*tally);
     }
 }
 
@@ -271,7 +291,7 @@ fn build_rows(
     found: Vec<Found>,
     complete: HashSet<String>,
     bar: &ProgressBar,
-    tx: mpsc::Sender<Ready>,
+    mut to_writer: ToWriter,
 ) -> Tally {
     let max_len = settings.limits.max_string_len;
     let prepare = |item: &Found, a: &Analysis| {
@@ -289,7 +309,7 @@ fn build_rows(
     // An error here only means the writer stopped; it says why itself.
     let _ = settings
         .pipeline()
-        .run(&found, bar, &mut tally, prepare, &mut ToWriter(tx));
+        .run(&found, bar, &mut tally, prepare, &mut to_writer);
     tally
 }
 
@@ -302,9 +322,9 @@ async fn write_all(
     mut batcher: Batcher<Ready>,
     shutdown: std::pin::Pin<&mut impl Future<Output = ()>>,
     totals: &mut Totals,
-    bar: &ProgressBar,
-    started: Instant,
+    progress: &Progress<'_>,
 ) -> End {
+    let bar = progress.bar;
     let mut shutdown = shutdown;
     let mut closed = false;
     let mut last_log = Instant::now();
@@ -342,10 +362,10 @@ async fn write_all(
                 }
             }
         }
-        update_bar(bar, totals, started);
+        progress.show(totals);
         if bar.is_hidden() && last_log.elapsed() > Duration::from_secs(10) && !closed {
             last_log = Instant::now();
-            let t = &totals.tally;
+            let t = progress.tally(totals);
             eprintln!(
                 "progress: {} analyses written, {} skipped, {} failed, {} nodes + {} relationships",
                 t.written, t.skipped, t.failed, totals.nodes, totals.rels
@@ -450,18 +470,34 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
-fn update_bar(bar: &ProgressBar, t: &Totals, started: Instant) {
-    if bar.is_hidden() {
-        return;
+/// What the writer shows while it runs: its own totals with the
+/// pipeline's tally so far.
+struct Progress<'a> {
+    bar: &'a ProgressBar,
+    built: watch::Receiver<Tally>,
+    started: Instant,
+}
+
+impl Progress<'_> {
+    /// The counts so far: the writer's and the pipeline's.
+    fn tally(&self, totals: &Totals) -> Tally {
+        totals.tally.plus(&self.built.borrow())
     }
-    let secs = started.elapsed().as_secs_f64().max(0.001);
-    bar.set_message(format!(
-        "| {} analyses written | {:.0} nodes/s {:.0} rels/s | {} errors",
-        t.tally.written,
-        t.nodes as f64 / secs,
-        t.rels as f64 / secs,
-        t.tally.failed
-    ));
+
+    fn show(&self, totals: &Totals) {
+        if self.bar.is_hidden() {
+            return;
+        }
+        let t = self.tally(totals);
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        self.bar.set_message(format!(
+            "| {} analyses written | {:.0} nodes/s {:.0} rels/s | {} errors",
+            t.written,
+            totals.nodes as f64 / secs,
+            totals.rels as f64 / secs,
+            t.failed
+        ));
+    }
 }
 
 fn print_summary(t: &Totals, dry_run: bool, elapsed: Duration, files: usize) {
