@@ -132,26 +132,12 @@ fn build_to_stdout(path: &Path, settings: &Settings) -> i32 {
 /// The output file for a report: its relative path under `out`, with the
 /// `.json`/`.json.gz` suffix replaced.
 pub fn output_path(out: &Path, relative: &Path, format: OutputFormat) -> PathBuf {
-    let name = relative
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let lower = name.to_ascii_lowercase();
-    let stem_len = ["json.gz", "json", "gz"]
-        .iter()
-        .find(|s| lower.ends_with(&format!(".{s}")))
-        .map(|s| name.len() - s.len() - 1)
-        .unwrap_or(name.len());
     let ext = match format {
         OutputFormat::Json => "graph.json",
         OutputFormat::Dot => "dot",
         OutputFormat::Svg => "svg",
     };
-    let file = format!("{}.{ext}", &name[..stem_len]);
-    match relative.parent() {
-        Some(p) => out.join(p).join(file),
-        None => out.join(file),
-    }
+    super::output_file(out, relative, ext)
 }
 
 /// Output paths for every report, in input order. Two reports that would

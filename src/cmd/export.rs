@@ -225,20 +225,7 @@ fn prepare_csv_dir(dir: &Path, force: bool) -> Result<()> {
 
 /// `<out>/<relative dir>/<stem>.graphml`, the stem without `.json`/`.json.gz`.
 pub fn graphml_path(out: &Path, relative: &Path) -> PathBuf {
-    let name = relative
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let lower = name.to_ascii_lowercase();
-    let stem = [".json.gz", ".json", ".gz"]
-        .iter()
-        .find(|s| lower.ends_with(*s))
-        .map_or(name.as_str(), |s| &name[..name.len() - s.len()]);
-    let file = format!("{stem}.graphml");
-    match relative.parent() {
-        Some(p) => out.join(p).join(file),
-        None => out.join(file),
-    }
+    super::output_file(out, relative, "graphml")
 }
 
 /// [`graphml_path`] for every report, in input order; two reports that

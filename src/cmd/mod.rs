@@ -17,7 +17,7 @@ use crate::settings::Settings;
 use crate::sink::neo4j::{Neo4jSettings, Secret};
 use clap::{Parser, Subcommand};
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use tracing_subscriber::EnvFilter;
 
 /// Exit codes.
@@ -163,6 +163,25 @@ pub(crate) struct Target {
 impl AsRef<Found> for Target {
     fn as_ref(&self) -> &Found {
         &self.found
+    }
+}
+
+/// `<out>/<relative dir>/<stem>.<ext>`: the file a command writes for the
+/// report found at `relative`, its stem without `.json`/`.json.gz`/`.gz`.
+fn output_file(out: &Path, relative: &Path, ext: &str) -> PathBuf {
+    let name = relative
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lower = name.to_ascii_lowercase();
+    let stem = [".json.gz", ".json", ".gz"]
+        .iter()
+        .find(|s| lower.ends_with(*s))
+        .map_or(name.as_str(), |s| &name[..name.len() - s.len()]);
+    let file = format!("{stem}.{ext}");
+    match relative.parent() {
+        Some(p) => out.join(p).join(file),
+        None => out.join(file),
     }
 }
 
