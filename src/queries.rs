@@ -20,6 +20,21 @@ include!(concat!(env!("OUT_DIR"), "/queries.rs"));
 
 use serde_json::Value;
 
+/// How `query run` and `query check` run (the `[query]` table of the settings).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct QuerySettings {
+    /// Seconds one `query run` or `query check` statement may take, retries
+    /// of a lost connection included; past it the query fails, not retried.
+    pub timeout_secs: u64,
+}
+
+impl Default for QuerySettings {
+    fn default() -> Self {
+        QuerySettings { timeout_secs: 60 }
+    }
+}
+
 /// The categories a query may have.
 pub const CATEGORIES: [&str; 8] = [
     "process",

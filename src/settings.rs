@@ -1,27 +1,36 @@
-//! Effective settings, layered with the `config` crate:
-//! built-in defaults → `graphmalw.toml` (or `--config FILE`) → `NEO4J_*`
-//! environment → `GRAPHMALW_*` environment → command line.
+//! Effective settings: each component's typed settings, composed into one
+//! [`Settings`] and layered with the `config` crate: built-in defaults →
+//! `graphmalw.toml` (or `--config FILE`) → `NEO4J_*` environment →
+//! `GRAPHMALW_*` environment; the command line then changes the loaded
+//! values, typed, before they are checked.
+//!
+//! The tables and who owns them: `[graph]` the graph rules
+//! ([`GraphConfig`]), `[neo4j]` and `[ingest]` the Neo4j sink
+//! ([`Neo4jSettings`], [`IngestSettings`]), `[query]` the query pack
+//! ([`QuerySettings`]); `[output]`, `[limits]` and `jobs` are here.
 //!
 //! Environment keys use `__` between levels: `GRAPHMALW_GRAPH__SEQUENCE_EDGES=false`,
-//! `GRAPHMALW_NEO4J__BATCH_SIZE=5000`; lists are comma-separated.
+//! `GRAPHMALW_INGEST__BATCH_SIZE=5000`; lists are comma-separated.
 //! The password is a [`Secret`]: it prints as `********` everywhere.
 
 use crate::model::GraphConfig;
+use crate::pipeline::Pipeline;
+use crate::queries::QuerySettings;
 use crate::report::ReadLimits;
+pub use crate::sink::neo4j::{IngestSettings, Neo4jSettings, Secret};
 use crate::sink::{HandleLabel, OutputFormat};
 use anyhow::{Context, Result};
 use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::path::Path;
 
 /// The default settings file, looked up in the working directory.
 pub const DEFAULT_FILE: &str = "graphmalw.toml";
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    pub graph: GraphSettings,
+    pub graph: GraphConfig,
     pub output: OutputSettings,
     pub limits: LimitSettings,
     pub neo4j: Neo4jSettings,
@@ -31,19 +40,21 @@ pub struct Settings {
     pub jobs: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct GraphSettings {
-    pub categories: Vec<String>,
-    pub ignore_modules: Vec<String>,
-    pub sequence_edges: bool,
-}
-
+/// How `build` writes graphs.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSettings {
     pub format: OutputFormat,
     pub handle_label: HandleLabel,
+}
+
+impl Default for OutputSettings {
+    fn default() -> Self {
+        OutputSettings {
+            format: OutputFormat::Json,
+            handle_label: HandleLabel::Address,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -55,75 +66,19 @@ pub struct LimitSettings {
     pub max_string_len: usize,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Neo4jSettings {
-    /// Bolt address: `127.0.0.1:7687`, `bolt://host:7687`, `neo4j+s://host`.
-    pub uri: String,
-    pub user: String,
-    pub password: Secret,
-    pub database: String,
-    /// Seconds to wait for a connection before giving up.
-    pub connect_timeout_secs: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct IngestSettings {
-    /// Rows per `UNWIND` statement.
-    pub batch_size: usize,
-    /// Seconds during which transient database errors are retried.
-    pub retry_secs: u64,
-    /// Seconds one batch may take before it counts as failed.
-    pub batch_timeout_secs: u64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct QuerySettings {
-    /// Seconds one `query run` or `query check` statement may take, retries
-    /// of a lost connection included; past it the query fails, not retried.
-    pub timeout_secs: u64,
-}
-
-impl Default for Settings {
+impl Default for LimitSettings {
     fn default() -> Self {
-        let graph = GraphConfig::default();
-        Settings {
-            graph: GraphSettings {
-                categories: graph.categories,
-                ignore_modules: graph.ignore_modules,
-                sequence_edges: graph.sequence_edges,
-            },
-            output: OutputSettings {
-                format: OutputFormat::Json,
-                handle_label: HandleLabel::Address,
-            },
-            limits: LimitSettings {
-                max_report_bytes: ReadLimits::default().max_report_bytes,
-                max_string_len: 64 * 1024,
-            },
-            neo4j: Neo4jSettings {
-                uri: "127.0.0.1:7687".into(),
-                user: "neo4j".into(),
-                password: Secret::default(),
-                database: "neo4j".into(),
-                connect_timeout_secs: 10,
-            },
-            ingest: IngestSettings {
-                batch_size: 10_000,
-                retry_secs: 60,
-                batch_timeout_secs: 120,
-            },
-            query: QuerySettings { timeout_secs: 60 },
-            jobs: 0,
+        LimitSettings {
+            max_report_bytes: ReadLimits::default().max_report_bytes,
+            max_string_len: 64 * 1024,
         }
     }
 }
 
 impl Settings {
-    /// Layer every source; `overrides` are the command line's `(key, value)` pairs.
-    pub fn load(config_file: Option<&Path>, overrides: &[(&str, config::Value)]) -> Result<Settings> {
+    /// Layer every source, then let `change` (the command line) change the
+    /// result before it is checked.
+    pub fn load(config_file: Option<&Path>, change: impl FnOnce(&mut Settings) -> Result<()>) -> Result<Settings> {
         let defaults = Config::try_from(&Settings::default()).context("encoding the default settings")?;
         let mut b = Config::builder().add_source(defaults);
         b = match config_file {
@@ -150,11 +105,9 @@ impl Settings {
                 .try_parsing(true)
                 .source(Some(setting_variables())),
         );
-        for (key, value) in overrides {
-            b = b.set_override(*key, value.clone())?;
-        }
         let cfg = b.build().context("reading settings")?;
-        let s: Settings = cfg.try_deserialize().context("invalid settings")?;
+        let mut s: Settings = cfg.try_deserialize().context("invalid settings")?;
+        change(&mut s)?;
         s.validate()?;
         Ok(s)
     }
@@ -186,7 +139,7 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<()> {
-        anyhow::ensure!(self.ingest.batch_size > 0, "ingest.batch_size must be at least 1");
+        self.ingest.validate().map_err(anyhow::Error::msg)?;
         anyhow::ensure!(self.query.timeout_secs > 0, "query.timeout_secs must be at least 1");
         anyhow::ensure!(
             self.limits.max_string_len >= 16,
@@ -195,11 +148,20 @@ impl Settings {
         Ok(())
     }
 
+    /// The graph settings as the builder takes them: modules in lower case.
     pub fn graph_config(&self) -> GraphConfig {
         GraphConfig {
-            categories: self.graph.categories.clone(),
             ignore_modules: self.graph.ignore_modules.iter().map(|m| m.to_lowercase()).collect(),
-            sequence_edges: self.graph.sequence_edges,
+            ..self.graph.clone()
+        }
+    }
+
+    /// The per-report pipeline these settings describe.
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline {
+            graph: self.graph_config(),
+            limits: self.read_limits(),
+            jobs: self.jobs(),
         }
     }
 
@@ -243,45 +205,4 @@ fn setting_variables() -> config::Map<String, String> {
         }
     }
     vars
-}
-
-/// A password: readable by the code that needs it, never printed.
-#[derive(Clone, Default, PartialEq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: String) -> Self {
-        Secret(s)
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "\"\"" } else { "\"********\"" })
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(if self.0.is_empty() { "" } else { "********" })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_never_prints() {
-        let s = Secret::new("hunter2-marker".into());
-        assert!(!format!("{s:?}").contains("hunter2"));
-        assert!(!serde_json::to_string(&s).unwrap().contains("hunter2"));
-    }
 }

@@ -1,16 +1,17 @@
 //! `graphmalw build`: reports → graph files (or stdout for one report).
+//!
+//! With `--out DIR`, the pipeline's workers write one JSON, DOT or SVG file
+//! per report, named after it ([`output_path`]); one report without `--out`
+//! goes to standard output.
 
-use super::{format_value, handle_label_value, load_settings, GraphArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{load_settings, GraphArgs, Target, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::model::{Analysis, Outcome};
-use crate::pipeline::{build_report, find_reports, Found};
+use crate::pipeline::{build_report, Done, FilesWritten, Found, Tally};
 use crate::settings::Settings;
 use crate::sink::{dot, json, svg, HandleLabel, OutputFormat};
 use anyhow::{Context, Result};
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 
 #[derive(clap::Args, Debug)]
 pub struct BuildArgs {
@@ -30,32 +31,21 @@ pub struct BuildArgs {
     pub graph: GraphArgs,
 }
 
-/// What happened to one report.
-enum Done {
-    Built,
-    NoBehaviour,
-    Empty,
-    Failed,
-}
-
 pub fn run(config: Option<&Path>, args: BuildArgs) -> i32 {
-    let mut overrides = Vec::new();
-    args.graph.overrides(&mut overrides);
-    if let Some(f) = args.format {
-        overrides.push(("output.format", format_value(f)));
-    }
-    if let Some(h) = args.handle_label {
-        overrides.push(("output.handle_label", handle_label_value(h)));
-    }
-    let Some(settings) = load_settings(config, &overrides) else {
+    let Some(settings) = load_settings(config, |s| {
+        args.graph.apply(s);
+        if let Some(f) = args.format {
+            s.output.format = f;
+        }
+        if let Some(h) = args.handle_label {
+            s.output.handle_label = h;
+        }
+        Ok(())
+    }) else {
         return EXIT_USAGE;
     };
 
-    let (found, walk_errors) = find_reports(&args.paths);
-    let mut failed = walk_errors.len();
-    for (path, e) in &walk_errors {
-        eprintln!("error: {}: {e}", path.display());
-    }
+    let (found, walk_failed) = super::find(&args.paths);
     if args.out.is_none() {
         if args.paths.len() != 1 || args.paths[0].is_dir() {
             eprintln!("error: --out DIR is needed to build several reports or a directory (one output file each)");
@@ -73,23 +63,34 @@ pub fn run(config: Option<&Path>, args: BuildArgs) -> i32 {
         return EXIT_USAGE;
     }
 
-    let outputs = output_paths(&found, &out_dir, settings.output.format);
-    let counts = build_all(&found, &outputs, &settings);
-    failed += counts[3];
-    eprintln!(
-        "built {}, no behaviour {}, empty {}, failed {} ({} reports) → {}",
-        counts[0],
-        counts[1],
-        counts[2],
-        failed,
-        found.len(),
-        out_dir.display()
-    );
-    if failed > 0 {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    }
+    let targets = output_paths(found, &out_dir, settings.output.format);
+    let mut tally = Tally {
+        failed: walk_failed,
+        ..Tally::default()
+    };
+    let bar = super::progress_bar("building", targets.len() as u64);
+    // Each worker writes its report's file; a failed write fails that report only.
+    let prepare = |t: &Target, analysis: &Analysis| match &analysis.outcome {
+        Outcome::Built(_) => write_output(analysis, &settings, &t.path).map(Done::Ready),
+        Outcome::NoBehaviour => {
+            tracing::info!("{}: no behaviour (no processes): no graph", t.found.path.display());
+            Ok(Done::Nothing)
+        }
+        Outcome::Empty => {
+            tracing::info!(
+                "{}: empty graph (no call passed the rules): no graph",
+                t.found.path.display()
+            );
+            Ok(Done::Nothing)
+        }
+    };
+    // Counting written files cannot fail: there is no error to report.
+    let _ = settings
+        .pipeline()
+        .run(&targets, &bar, &mut tally, prepare, &mut FilesWritten);
+    bar.finish_and_clear();
+    eprintln!("{} → {}", tally.line("built", targets.len()), out_dir.display());
+    super::exit_code(&tally)
 }
 
 fn build_to_stdout(path: &Path, settings: &Settings) -> i32 {
@@ -128,96 +129,24 @@ fn build_to_stdout(path: &Path, settings: &Settings) -> i32 {
     }
 }
 
-/// Build every report on `settings.jobs()` threads; returns
-/// `[built, no behaviour, empty, failed]`.
-fn build_all(found: &[Found], outputs: &[PathBuf], settings: &Settings) -> [usize; 4] {
-    let cfg = settings.graph_config();
-    let next = AtomicUsize::new(0);
-    let counts = Mutex::new([0usize; 4]);
-    let bar = super::progress_bar("building", found.len() as u64);
-    let jobs = settings.jobs().min(found.len().max(1));
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let (Some(item), Some(output)) = (found.get(i), outputs.get(i)) else {
-                    break;
-                };
-                let done = match build_report(&item.path, &cfg, settings.read_limits()) {
-                    Err(e) => {
-                        bar.suspend(|| eprintln!("error: {e}"));
-                        Done::Failed
-                    }
-                    Ok(analysis) => match &analysis.outcome {
-                        Outcome::NoBehaviour => {
-                            tracing::info!("{}: no behaviour (no processes): no graph", item.path.display());
-                            Done::NoBehaviour
-                        }
-                        Outcome::Empty => {
-                            tracing::info!(
-                                "{}: empty graph (no call passed the rules): no graph",
-                                item.path.display()
-                            );
-                            Done::Empty
-                        }
-                        Outcome::Built(_) => match write_output(&analysis, settings, output) {
-                            Ok(()) => Done::Built,
-                            Err(e) => {
-                                bar.suspend(|| eprintln!("error: {}: {e:#}", item.path.display()));
-                                Done::Failed
-                            }
-                        },
-                    },
-                };
-                let slot = match done {
-                    Done::Built => 0,
-                    Done::NoBehaviour => 1,
-                    Done::Empty => 2,
-                    Done::Failed => 3,
-                };
-                if let Ok(mut c) = counts.lock() {
-                    c[slot] += 1;
-                }
-                bar.inc(1);
-            });
-        }
-    });
-    bar.finish_and_clear();
-    counts.into_inner().unwrap_or_default()
-}
-
 /// The output file for a report: its relative path under `out`, with the
 /// `.json`/`.json.gz` suffix replaced.
 pub fn output_path(out: &Path, relative: &Path, format: OutputFormat) -> PathBuf {
-    let name = relative
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let lower = name.to_ascii_lowercase();
-    let stem_len = ["json.gz", "json", "gz"]
-        .iter()
-        .find(|s| lower.ends_with(&format!(".{s}")))
-        .map(|s| name.len() - s.len() - 1)
-        .unwrap_or(name.len());
     let ext = match format {
         OutputFormat::Json => "graph.json",
         OutputFormat::Dot => "dot",
         OutputFormat::Svg => "svg",
     };
-    let file = format!("{}.{ext}", &name[..stem_len]);
-    match relative.parent() {
-        Some(p) => out.join(p).join(file),
-        None => out.join(file),
-    }
+    super::output_file(out, relative, ext)
 }
 
 /// Output paths for every report, in input order. Two reports that would
 /// write the same file (same name from two arguments) get `-2`, `-3`… in
 /// input order, so nothing is overwritten and the names are deterministic.
-fn output_paths(found: &[Found], out_dir: &Path, format: OutputFormat) -> Vec<PathBuf> {
+fn output_paths(found: Vec<Found>, out_dir: &Path, format: OutputFormat) -> Vec<Target> {
     let mut seen = std::collections::HashSet::new();
     found
-        .iter()
+        .into_iter()
         .map(|f| {
             let first = output_path(out_dir, &f.relative, format);
             let mut path = first.clone();
@@ -231,7 +160,7 @@ fn output_paths(found: &[Found], out_dir: &Path, format: OutputFormat) -> Vec<Pa
                 let (stem, ext) = name.split_once('.').unwrap_or((&name, ""));
                 path = first.with_file_name(format!("{stem}-{n}.{ext}"));
             }
-            path
+            Target { found: f, path }
         })
         .collect()
 }
@@ -248,7 +177,7 @@ fn write_output(analysis: &Analysis, settings: &Settings, path: &Path) -> Result
         }
     };
     // JSON and DOT are written as they are produced, not rendered whole
-    // first: memory follows the graph, not the size of its text (issue 6).
+    // first: memory follows the graph, not the size of its text.
     let file = std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
     match settings.output.format {

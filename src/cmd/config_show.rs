@@ -4,7 +4,7 @@ use super::{load_settings, EXIT_OK, EXIT_USAGE};
 use std::path::Path;
 
 pub fn run(config: Option<&Path>) -> i32 {
-    let Some(settings) = load_settings(config, &[]) else {
+    let Some(settings) = load_settings(config, |_| Ok(())) else {
         return EXIT_USAGE;
     };
     match settings.to_toml() {

@@ -6,25 +6,23 @@
 //! - `jsonl`: one graph per line, types as integer indices, with a label
 //!   (for PyTorch Geometric, DGL, NetworkX…).
 //!
-//! Reports are built on `jobs` threads; results are written by one thread in
-//! input order (a small reorder window), so the output is the same bytes for
-//! the same inputs whatever the thread count, and memory does not grow with
-//! the number of reports.
+//! Reports go through the [pipeline](crate::pipeline): built on `jobs`
+//! threads, then written in input order by one [`Output`] (the CSV writer,
+//! the stream of lines; GraphML files are written by the workers), so the
+//! output is the same bytes for the same inputs whatever the thread count,
+//! and memory does not grow with the number of reports.
 
-use super::{load_settings, GraphArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::model::{Analysis, Outcome};
-use crate::pipeline::{build_report, find_reports, Found};
+use super::{load_settings, GraphArgs, Target, EXIT_FAILED, EXIT_USAGE};
+use crate::model::Analysis;
+use crate::pipeline::{Done, FilesWritten, Found, Output, Tally};
 use crate::settings::Settings;
 use crate::sink::csv::{self as csvsink, CsvWriter};
 use crate::sink::{graphml, jsonl};
 use crate::store::analysis_rows;
 use anyhow::{bail, Context, Result};
-use indicatif::ProgressBar;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Condvar, Mutex};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum ExportAction {
@@ -91,9 +89,10 @@ pub fn run(config: Option<&Path>, action: ExportAction) -> i32 {
         ExportAction::Graphml(a) => &a.graph,
         ExportAction::Jsonl(a) => &a.graph,
     };
-    let mut overrides = Vec::new();
-    graph_args.overrides(&mut overrides);
-    let Some(settings) = load_settings(config, &overrides) else {
+    let Some(settings) = load_settings(config, |s| {
+        graph_args.apply(s);
+        Ok(())
+    }) else {
         return EXIT_USAGE;
     };
     match action {
@@ -103,126 +102,32 @@ pub fn run(config: Option<&Path>, action: ExportAction) -> i32 {
     }
 }
 
-/// What happened to each report, for the summary line.
-#[derive(Default)]
-struct Counts {
-    exported: usize,
-    no_behaviour: usize,
-    empty: usize,
-    failed: usize,
-    repeated: usize,
-}
-
-impl Counts {
-    fn outcome(&mut self, a: &Analysis) {
-        match a.outcome {
-            Outcome::Built(_) => {}
-            Outcome::NoBehaviour => self.no_behaviour += 1,
-            Outcome::Empty => self.empty += 1,
-        }
-    }
-
-    fn line(&self, what: &str, reports: usize) -> String {
-        let mut s = format!(
-            "{what} {}, no behaviour {}, empty {}, failed {}",
-            self.exported, self.no_behaviour, self.empty, self.failed
-        );
-        if self.repeated > 0 {
-            s.push_str(&format!(", repeated {}", self.repeated));
-        }
-        s.push_str(&format!(" ({reports} reports)"));
-        s
-    }
-}
-
-/// Find the reports; print and count what could not be walked.
-fn find(paths: &[PathBuf]) -> (Vec<Found>, usize) {
-    let (found, errors) = find_reports(paths);
-    for (p, e) in &errors {
-        eprintln!("error: {}: {e}", p.display());
-    }
-    (found, errors.len())
-}
-
-/// Run `work` on every report on `jobs` threads and hand the results to
-/// `consume` on this thread, in input order. At most a window of results
-/// waits for an earlier one, so memory stays bounded. `consume` returning
-/// `Err` stops the run.
-fn for_each_ordered<T: Send>(
-    found: &[Found],
-    jobs: usize,
-    bar: &ProgressBar,
-    work: impl Fn(&Found) -> T + Sync,
-    mut consume: impl FnMut(&Found, T) -> Result<()>,
-) -> Result<()> {
-    let jobs = jobs.clamp(1, found.len().max(1));
-    let window = jobs * 4;
-    let next = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    // How many results `consume` has taken; workers wait until their index
-    // is inside the window.
-    let done = Mutex::new(0usize);
-    let moved = Condvar::new();
-    let (tx, rx) = mpsc::sync_channel::<(usize, T)>(window);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (next, stop, done, moved, work) = (&next, &stop, &done, &moved, &work);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= found.len() {
-                    break;
-                }
-                {
-                    let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
-                    while i >= *d + window && !stop.load(Ordering::Relaxed) {
-                        d = moved.wait(d).unwrap_or_else(|e| e.into_inner());
-                    }
-                }
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let out = work(&found[i]);
-                if tx.send((i, out)).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(tx);
-        let mut pending: BTreeMap<usize, T> = BTreeMap::new();
-        let mut want = 0usize;
-        let mut result = Ok(());
-        for (i, out) in rx.iter() {
-            pending.insert(i, out);
-            while let Some(out) = pending.remove(&want) {
-                bar.inc(1);
-                if let Err(e) = consume(&found[want], out) {
-                    result = Err(e);
-                    break;
-                }
-                want += 1;
-                *done.lock().unwrap_or_else(|e| e.into_inner()) = want;
-                moved.notify_all();
-            }
-            if result.is_err() {
-                break;
-            }
-        }
-        if result.is_err() {
-            stop.store(true, Ordering::Relaxed);
-            moved.notify_all();
-        }
-        // Dropping the receiver ends every worker blocked on a full channel.
-        drop(rx);
-        result
-    })
-}
-
 // ---------------------------------------------------------------- neo4j-csv
 
-enum CsvItem {
-    Ready(csvsink::Prepared),
-    Failed,
+/// The CSV files of the export: one writer, fed in input order.
+struct CsvOutput<'a> {
+    writer: CsvWriter,
+    dir: &'a Path,
+}
+
+impl Output for CsvOutput<'_> {
+    type Item = csvsink::Prepared;
+    fn write(&mut self, found: &Found, prepared: csvsink::Prepared, tally: &mut Tally) -> Result<()> {
+        let added = self
+            .writer
+            .add(prepared)
+            .with_context(|| format!("writing the CSV files in {}", self.dir.display()))?;
+        if added {
+            tally.written += 1;
+        } else {
+            tally.skipped += 1;
+            tracing::info!(
+                "{}: the same report was exported earlier; skipped",
+                found.path.display()
+            );
+        }
+        Ok(())
+    }
 }
 
 fn neo4j_csv(settings: &Settings, args: CsvArgs) -> i32 {
@@ -230,70 +135,34 @@ fn neo4j_csv(settings: &Settings, args: CsvArgs) -> i32 {
         eprintln!("error: {e:#}");
         return EXIT_USAGE;
     }
-    let (found, walk_failed) = find(&args.paths);
-    let mut writer = match CsvWriter::create(&args.out) {
+    let (found, walk_failed) = super::find(&args.paths);
+    let writer = match CsvWriter::create(&args.out) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: {}: {e}", args.out.display());
             return EXIT_USAGE;
         }
     };
-    let cfg = settings.graph_config();
+    let mut out = CsvOutput { writer, dir: &args.out };
     let max_len = settings.limits.max_string_len;
-    let counts = Mutex::new(Counts {
+    let mut tally = Tally {
         failed: walk_failed,
-        ..Counts::default()
-    });
+        ..Tally::default()
+    };
     let bar = super::progress_bar("exporting", found.len() as u64);
-    let result = for_each_ordered(
-        &found,
-        settings.jobs(),
-        &bar,
-        |item| match build_report(&item.path, &cfg, settings.read_limits()) {
-            Err(e) => {
-                bar.suspend(|| eprintln!("error: {e}"));
-                CsvItem::Failed
-            }
-            Ok(a) => {
-                if let Ok(mut c) = counts.lock() {
-                    c.outcome(&a);
-                }
-                let id = a.meta.id.clone();
-                match csvsink::prepare(id, analysis_rows(&a, max_len)) {
-                    Ok(p) => CsvItem::Ready(p),
-                    Err(e) => {
-                        bar.suspend(|| eprintln!("error: {}: {e}", item.path.display()));
-                        CsvItem::Failed
-                    }
-                }
-            }
-        },
-        |item, out| {
-            let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
-            match out {
-                CsvItem::Failed => c.failed += 1,
-                CsvItem::Ready(p) => {
-                    let added = writer
-                        .add(p)
-                        .with_context(|| format!("writing the CSV files in {}", args.out.display()))?;
-                    if added {
-                        c.exported += 1;
-                    } else {
-                        c.repeated += 1;
-                        tracing::info!("{}: the same report was exported earlier; skipped", item.path.display());
-                    }
-                }
-            }
-            Ok(())
-        },
-    );
+    let prepare = |_: &Found, a: &Analysis| {
+        Ok(Done::Ready(csvsink::prepare(
+            a.meta.id.clone(),
+            analysis_rows(a, max_len),
+        )?))
+    };
+    let result = settings.pipeline().run(&found, &bar, &mut tally, prepare, &mut out);
     bar.finish_and_clear();
-    let counts = counts.into_inner().unwrap_or_default();
     if let Err(e) = result {
         eprintln!("error: {e:#}");
         return EXIT_FAILED;
     }
-    let summary = match writer.finish(&args.database) {
+    let summary = match out.writer.finish(&args.database) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: writing the CSV files in {}: {e}", args.out.display());
@@ -304,13 +173,13 @@ fn neo4j_csv(settings: &Settings, args: CsvArgs) -> i32 {
     let rels: u64 = summary.files.iter().filter(|f| f.0.is_rel()).map(|f| f.2).sum();
     eprintln!(
         "{} → {}: {nodes} nodes, {rels} relationships in {} files",
-        counts.line("exported", found.len()),
+        tally.line("exported", found.len()),
         args.out.display(),
         summary.files.len()
     );
     if summary.files.is_empty() {
         eprintln!("nothing to import");
-        return if counts.failed > 0 { EXIT_FAILED } else { EXIT_OK };
+        return super::exit_code(&tally);
     }
     // The commands on stdout, ready to paste (also in import.sh).
     println!("{}", csvsink::admin_command(&summary, &args.database));
@@ -318,11 +187,7 @@ fn neo4j_csv(settings: &Settings, args: CsvArgs) -> i32 {
         "# then start Neo4j, create the database if it is not the default one, and add the schema:\n# {}",
         csvsink::schema_command(&summary, &args.database)
     );
-    if counts.failed > 0 {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    }
+    super::exit_code(&tally)
 }
 
 /// The output folder must not hold another export (files of labels this run
@@ -360,29 +225,16 @@ fn prepare_csv_dir(dir: &Path, force: bool) -> Result<()> {
 
 /// `<out>/<relative dir>/<stem>.graphml`, the stem without `.json`/`.json.gz`.
 pub fn graphml_path(out: &Path, relative: &Path) -> PathBuf {
-    let name = relative
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let lower = name.to_ascii_lowercase();
-    let stem = [".json.gz", ".json", ".gz"]
-        .iter()
-        .find(|s| lower.ends_with(*s))
-        .map_or(name.as_str(), |s| &name[..name.len() - s.len()]);
-    let file = format!("{stem}.graphml");
-    match relative.parent() {
-        Some(p) => out.join(p).join(file),
-        None => out.join(file),
-    }
+    super::output_file(out, relative, "graphml")
 }
 
 /// [`graphml_path`] for every report, in input order; two reports that
 /// would write the same file (same name from two arguments) get `-2`, `-3`…
 /// in input order, as `build` names them.
-fn graphml_paths(found: &[Found], out: &Path) -> Vec<PathBuf> {
+fn graphml_paths(found: Vec<Found>, out: &Path) -> Vec<Target> {
     let mut seen = std::collections::HashSet::new();
     found
-        .iter()
+        .into_iter()
         .map(|f| {
             let first = graphml_path(out, &f.relative);
             let mut path = first.clone();
@@ -395,86 +247,43 @@ fn graphml_paths(found: &[Found], out: &Path) -> Vec<PathBuf> {
                     .unwrap_or_default();
                 path = first.with_file_name(format!("{stem}-{n}.graphml"));
             }
-            path
+            Target { found: f, path }
         })
         .collect()
 }
 
-enum Done {
-    Exported,
-    Skipped,
-    Failed,
-}
-
 fn graphml(settings: &Settings, args: GraphmlArgs) -> i32 {
-    let (found, walk_failed) = find(&args.paths);
+    let (found, walk_failed) = super::find(&args.paths);
     if let Err(e) = std::fs::create_dir_all(&args.out) {
         eprintln!("error: {}: {e}", args.out.display());
         return EXIT_USAGE;
     }
-    let cfg = settings.graph_config();
-    let counts = Mutex::new(Counts {
+    let targets = graphml_paths(found, &args.out);
+    let mut tally = Tally {
         failed: walk_failed,
-        ..Counts::default()
-    });
-    let bar = super::progress_bar("exporting", found.len() as u64);
-    let paths = graphml_paths(&found, &args.out);
-    let path_of: HashMap<&Path, &PathBuf> = found.iter().map(|f| f.path.as_path()).zip(&paths).collect();
-    let write = |a: &Analysis, item: &Found| -> Result<()> {
-        let Some(g) = a.graph() else { return Ok(()) };
-        let path = path_of
-            .get(item.path.as_path())
-            .map_or_else(|| graphml_path(&args.out, &item.relative), |p| (*p).clone());
-        if let Some(parent) = path.parent() {
+        ..Tally::default()
+    };
+    let bar = super::progress_bar("exporting", targets.len() as u64);
+    // Each worker writes its report's file.
+    let prepare = |t: &Target, a: &Analysis| -> Result<Done<()>> {
+        let Some(g) = a.graph() else { return Ok(Done::Nothing) };
+        if let Some(parent) = t.path.parent() {
             std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
         }
-        let file = std::fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+        let file = std::fs::File::create(&t.path).with_context(|| format!("writing {}", t.path.display()))?;
         let mut w = BufWriter::with_capacity(256 * 1024, file);
         graphml::write_graphml(&mut w, a, g)
             .and_then(|_| w.flush())
-            .with_context(|| format!("writing {}", path.display()))
+            .with_context(|| format!("writing {}", t.path.display()))?;
+        Ok(Done::Ready(()))
     };
-    let _ = for_each_ordered(
-        &found,
-        settings.jobs(),
-        &bar,
-        |item| match build_report(&item.path, &cfg, settings.read_limits()) {
-            Err(e) => {
-                bar.suspend(|| eprintln!("error: {e}"));
-                Done::Failed
-            }
-            Ok(a) => {
-                if let Ok(mut c) = counts.lock() {
-                    c.outcome(&a);
-                }
-                match write(&a, item) {
-                    Ok(()) if a.graph().is_some() => Done::Exported,
-                    Ok(()) => Done::Skipped,
-                    Err(e) => {
-                        bar.suspend(|| eprintln!("error: {}: {e:#}", item.path.display()));
-                        Done::Failed
-                    }
-                }
-            }
-        },
-        |_, d| {
-            let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
-            match d {
-                Done::Exported => c.exported += 1,
-                Done::Skipped => {}
-                Done::Failed => c.failed += 1,
-            }
-            Ok(())
-        },
-    );
+    // Counting written files cannot fail: there is no error to report.
+    let _ = settings
+        .pipeline()
+        .run(&targets, &bar, &mut tally, prepare, &mut FilesWritten);
     bar.finish_and_clear();
-    let counts = counts.into_inner().unwrap_or_default();
-    eprintln!("{} → {}", counts.line("exported", found.len()), args.out.display());
-    if counts.failed > 0 {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    }
+    eprintln!("{} → {}", tally.line("exported", targets.len()), args.out.display());
+    super::exit_code(&tally)
 }
 
 // ---------------------------------------------------------------- jsonl
@@ -541,10 +350,35 @@ fn split_csv_line(line: &str) -> Option<Vec<String>> {
     Some(fields)
 }
 
-enum Line {
-    Bytes(Vec<u8>, bool),
-    Skipped,
-    Failed,
+/// The JSON lines: one writer (a file or standard output), fed in input order.
+struct Lines {
+    out: Box<dyn Write>,
+    unlabelled: usize,
+}
+
+impl Output for Lines {
+    /// A line, and whether it has a label.
+    type Item = (Vec<u8>, bool);
+    fn write(&mut self, _: &Found, (line, labelled): (Vec<u8>, bool), tally: &mut Tally) -> Result<()> {
+        self.out.write_all(&line).context("writing the JSON lines")?;
+        tally.written += 1;
+        if !labelled {
+            self.unlabelled += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Where the lines go: `--out FILE`, or standard output when absent or `-`.
+fn open_lines(out: Option<&Path>) -> Result<Box<dyn Write>> {
+    let Some(p) = out.filter(|p| p.as_os_str() != "-") else {
+        return Ok(Box::new(BufWriter::with_capacity(256 * 1024, std::io::stdout().lock())));
+    };
+    if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).with_context(|| parent.display().to_string())?;
+    }
+    let f = std::fs::File::create(p).with_context(|| p.display().to_string())?;
+    Ok(Box::new(BufWriter::with_capacity(256 * 1024, f)))
 }
 
 fn jsonl(settings: &Settings, args: JsonlArgs) -> i32 {
@@ -558,24 +392,12 @@ fn jsonl(settings: &Settings, args: JsonlArgs) -> i32 {
             }
         },
     };
-    let (found, walk_failed) = find(&args.paths);
-    let mut out: Box<dyn Write> = match &args.out {
-        None => Box::new(BufWriter::with_capacity(256 * 1024, std::io::stdout().lock())),
-        Some(p) if p.as_os_str() == "-" => Box::new(BufWriter::with_capacity(256 * 1024, std::io::stdout().lock())),
-        Some(p) => {
-            if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-                if let Err(e) = std::fs::create_dir_all(parent) {
-                    eprintln!("error: {}: {e}", parent.display());
-                    return EXIT_USAGE;
-                }
-            }
-            match std::fs::File::create(p) {
-                Ok(f) => Box::new(BufWriter::with_capacity(256 * 1024, f)),
-                Err(e) => {
-                    eprintln!("error: {}: {e}", p.display());
-                    return EXIT_USAGE;
-                }
-            }
+    let (found, walk_failed) = super::find(&args.paths);
+    let mut out = match open_lines(args.out.as_deref()) {
+        Ok(w) => Lines { out: w, unlabelled: 0 },
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return EXIT_USAGE;
         }
     };
     let label_of = |a: &Analysis| -> Option<String> {
@@ -588,57 +410,21 @@ fn jsonl(settings: &Settings, args: JsonlArgs) -> i32 {
         });
         from_file.or_else(|| args.label.clone())
     };
-    let cfg = settings.graph_config();
-    let counts = Mutex::new(Counts {
+    let mut tally = Tally {
         failed: walk_failed,
-        ..Counts::default()
-    });
-    let mut unlabelled = 0usize;
+        ..Tally::default()
+    };
     let bar = super::progress_bar("exporting", found.len() as u64);
-    let result = for_each_ordered(
-        &found,
-        settings.jobs(),
-        &bar,
-        |item| match build_report(&item.path, &cfg, settings.read_limits()) {
-            Err(e) => {
-                bar.suspend(|| eprintln!("error: {e}"));
-                Line::Failed
-            }
-            Ok(a) => {
-                if let Ok(mut c) = counts.lock() {
-                    c.outcome(&a);
-                }
-                let Some(g) = a.graph() else { return Line::Skipped };
-                let label = label_of(&a);
-                let mut buf = Vec::with_capacity(64 * (g.nodes.len() + g.edges.len()) + 1024);
-                match jsonl::write_line(&mut buf, &a, g, label.as_deref()) {
-                    Ok(()) => Line::Bytes(buf, label.is_some()),
-                    Err(e) => {
-                        bar.suspend(|| eprintln!("error: {}: {e}", item.path.display()));
-                        Line::Failed
-                    }
-                }
-            }
-        },
-        |_, line| {
-            let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
-            match line {
-                Line::Bytes(b, labelled) => {
-                    out.write_all(&b).context("writing the JSON lines")?;
-                    c.exported += 1;
-                    if !labelled {
-                        unlabelled += 1;
-                    }
-                }
-                Line::Skipped => {}
-                Line::Failed => c.failed += 1,
-            }
-            Ok(())
-        },
-    );
+    let prepare = |_: &Found, a: &Analysis| -> Result<Done<(Vec<u8>, bool)>> {
+        let Some(g) = a.graph() else { return Ok(Done::Nothing) };
+        let label = label_of(a);
+        let mut buf = Vec::with_capacity(64 * (g.nodes.len() + g.edges.len()) + 1024);
+        jsonl::write_line(&mut buf, a, g, label.as_deref())?;
+        Ok(Done::Ready((buf, label.is_some())))
+    };
+    let result = settings.pipeline().run(&found, &bar, &mut tally, prepare, &mut out);
     bar.finish_and_clear();
-    let result = result.and_then(|_| out.flush().context("writing the JSON lines"));
-    let counts = counts.into_inner().unwrap_or_default();
+    let result = result.and_then(|_| out.out.flush().context("writing the JSON lines"));
     if let Err(e) = result {
         let broken_pipe = e
             .chain()
@@ -648,19 +434,15 @@ fn jsonl(settings: &Settings, args: JsonlArgs) -> i32 {
             return EXIT_FAILED;
         }
     }
-    let mut line = counts.line("exported", found.len());
-    if (args.label.is_some() || labels.is_some()) && unlabelled > 0 {
-        line.push_str(&format!("; {unlabelled} graphs without a label"));
+    let mut line = tally.line("exported", found.len());
+    if (args.label.is_some() || labels.is_some()) && out.unlabelled > 0 {
+        line.push_str(&format!("; {} graphs without a label", out.unlabelled));
     }
     match &args.out {
         Some(p) if p.as_os_str() != "-" => eprintln!("{line} → {}", p.display()),
         _ => eprintln!("{line}"),
     }
-    if counts.failed > 0 {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    }
+    super::exit_code(&tally)
 }
 
 #[cfg(test)]
@@ -684,7 +466,10 @@ mod tests {
             })
             .collect();
         assert_eq!(
-            graphml_paths(&found, out),
+            graphml_paths(found, out)
+                .into_iter()
+                .map(|t| t.path)
+                .collect::<Vec<_>>(),
             vec![
                 PathBuf::from("out/r.graphml"),
                 PathBuf::from("out/r-2.graphml"),
@@ -701,53 +486,5 @@ mod tests {
             vec!["a", r#"x, "y""#, "c"]
         );
         assert!(split_csv_line(r#"a,"open"#).is_none());
-    }
-
-    #[test]
-    fn ordered_results_come_in_input_order() {
-        let found: Vec<Found> = (0..50)
-            .map(|i| Found {
-                path: PathBuf::from(i.to_string()),
-                relative: PathBuf::from(i.to_string()),
-            })
-            .collect();
-        let mut seen = Vec::new();
-        for_each_ordered(
-            &found,
-            4,
-            &ProgressBar::hidden(),
-            |f| {
-                let i: u64 = f.path.to_string_lossy().parse().unwrap_or(0);
-                // Later items finish first.
-                std::thread::sleep(std::time::Duration::from_micros((50 - i) * 50));
-                i
-            },
-            |_, i| {
-                seen.push(i);
-                Ok(())
-            },
-        )
-        .expect("runs");
-        assert_eq!(seen, (0..50).collect::<Vec<u64>>());
-    }
-
-    #[test]
-    fn a_failing_consumer_stops_the_run() {
-        let found: Vec<Found> = (0..100)
-            .map(|i| Found {
-                path: PathBuf::from(i.to_string()),
-                relative: PathBuf::from(i.to_string()),
-            })
-            .collect();
-        let worked = AtomicUsize::new(0);
-        let r = for_each_ordered(
-            &found,
-            3,
-            &ProgressBar::hidden(),
-            |_| worked.fetch_add(1, Ordering::Relaxed),
-            |_, _| bail!("disk full"),
-        );
-        assert!(r.is_err());
-        assert!(worked.load(Ordering::Relaxed) < 100, "workers stopped early");
     }
 }

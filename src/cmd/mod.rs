@@ -1,5 +1,10 @@
 //! The command line: argument parsing, logging set-up, and one module per
-//! command. Commands return an exit code; only this layer prints errors.
+//! command.
+//!
+//! A command loads the [settings](crate::settings) with its options put in
+//! (typed, [`GraphArgs::apply`], [`DbArgs::apply`]), runs the
+//! [pipeline](crate::pipeline) into the output it chooses, and phrases the
+//! summary. Commands return an exit code; only this layer prints errors.
 
 mod build;
 mod config_show;
@@ -7,10 +12,12 @@ mod export;
 mod ingest;
 mod query;
 
+use crate::pipeline::{find_reports, Found, Tally};
 use crate::settings::Settings;
-use crate::sink::{HandleLabel, OutputFormat};
+use crate::sink::neo4j::{Neo4jSettings, Secret};
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
 use tracing_subscriber::EnvFilter;
 
 /// Exit codes.
@@ -87,37 +94,114 @@ pub struct GraphArgs {
 }
 
 impl GraphArgs {
-    fn overrides(&self, out: &mut Vec<(&'static str, config::Value)>) {
+    /// Put the options given into `s`.
+    pub fn apply(&self, s: &mut Settings) {
         if self.no_sequence_edges {
-            out.push(("graph.sequence_edges", false.into()));
+            s.graph.sequence_edges = false;
         }
         if let Some(c) = &self.categories {
-            out.push(("graph.categories", c.clone().into()));
+            s.graph.categories = c.clone();
         }
         if let Some(m) = &self.ignore_modules {
-            out.push(("graph.ignore_modules", m.clone().into()));
+            s.graph.ignore_modules = m.clone();
         }
         if let Some(j) = self.jobs {
-            out.push(("jobs", (j as u64).into()));
+            s.jobs = j;
         }
     }
 }
 
-fn format_value(f: OutputFormat) -> config::Value {
-    match f {
-        OutputFormat::Json => "json",
-        OutputFormat::Dot => "dot",
-        OutputFormat::Svg => "svg",
-    }
-    .into()
+/// Connection options shared by `ingest` and `query`.
+#[derive(clap::Args, Debug, Default)]
+pub struct DbArgs {
+    /// Bolt URI (bolt://, bolt+s://, neo4j://, neo4j+s:// or host:port); env NEO4J_URI.
+    #[arg(long, value_name = "URI")]
+    pub uri: Option<String>,
+    /// User name; env NEO4J_USERNAME.
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    /// Read the password from the first line of standard input (else env NEO4J_PASSWORD).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Database name; env NEO4J_DATABASE.
+    #[arg(long, value_name = "NAME")]
+    pub database: Option<String>,
 }
 
-fn handle_label_value(h: HandleLabel) -> config::Value {
-    match h {
-        HandleLabel::Address => "address",
-        HandleLabel::Path => "path",
+impl DbArgs {
+    /// Put the options given into `neo`; `--password-stdin` reads the password here.
+    pub fn apply(&self, neo: &mut Neo4jSettings) -> anyhow::Result<()> {
+        if let Some(u) = &self.uri {
+            neo.uri = u.clone();
+        }
+        if let Some(u) = &self.user {
+            neo.user = u.clone();
+        }
+        if let Some(d) = &self.database {
+            neo.database = d.clone();
+        }
+        if self.password_stdin {
+            let mut line = String::new();
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| anyhow::anyhow!("reading the password from stdin: {e}"))?;
+            let pw = line.trim_end_matches(['\r', '\n']).to_owned();
+            anyhow::ensure!(!pw.is_empty(), "--password-stdin: standard input held no password");
+            neo.password = Secret::new(pw);
+        }
+        Ok(())
     }
-    .into()
+}
+
+/// A report and the file a command writes for it.
+pub(crate) struct Target {
+    found: Found,
+    path: PathBuf,
+}
+
+impl AsRef<Found> for Target {
+    fn as_ref(&self) -> &Found {
+        &self.found
+    }
+}
+
+/// `<out>/<relative dir>/<stem>.<ext>`: the file a command writes for the
+/// report found at `relative`, its stem without `.json`/`.json.gz`/`.gz`.
+fn output_file(out: &Path, relative: &Path, ext: &str) -> PathBuf {
+    let name = relative
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let lower = name.to_ascii_lowercase();
+    let stem = [".json.gz", ".json", ".gz"]
+        .iter()
+        .find(|s| lower.ends_with(*s))
+        .map_or(name.as_str(), |s| &name[..name.len() - s.len()]);
+    let file = format!("{stem}.{ext}");
+    match relative.parent() {
+        Some(p) => out.join(p).join(file),
+        None => out.join(file),
+    }
+}
+
+/// Find the reports under `paths`; print what could not be walked and
+/// return how many, to count as failed.
+fn find(paths: &[PathBuf]) -> (Vec<Found>, usize) {
+    let (found, errors) = find_reports(paths);
+    for (p, e) in &errors {
+        eprintln!("error: {}: {e}", p.display());
+    }
+    (found, errors.len())
+}
+
+/// The exit code after a run that processed everything it could.
+fn exit_code(tally: &Tally) -> i32 {
+    if tally.failed > 0 {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 /// A bar over `len` reports on a terminal; hidden when stderr is not one
@@ -165,11 +249,13 @@ fn init_logging(verbose: u8, quiet: bool) {
         .try_init();
 }
 
+/// The settings, with the command line's options put in by `change`;
+/// `None` (the error printed) when they cannot be read or are not valid.
 fn load_settings(
     cli_config: Option<&std::path::Path>,
-    overrides: &[(&'static str, config::Value)],
+    change: impl FnOnce(&mut Settings) -> anyhow::Result<()>,
 ) -> Option<Settings> {
-    match Settings::load(cli_config, overrides) {
+    match Settings::load(cli_config, change) {
         Ok(s) => Some(s),
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -178,10 +264,17 @@ fn load_settings(
     }
 }
 
+/// Completes on Ctrl-C. Once polled, Ctrl-C is the command's (a summary,
+/// exit 130) instead of the default action that kills the process:
+/// `tokio::signal::ctrl_c` installs its handler when first polled.
+async fn ctrl_c() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
 pub fn run(cli: Cli) -> i32 {
     match cli.command {
         Command::Build(args) => build::run(cli.config.as_deref(), args),
-        Command::Ingest(args) => ingest::run(cli.config.as_deref(), args),
+        Command::Ingest(args) => ingest::run(cli.config.as_deref(), args, ctrl_c()),
         Command::Export { format } => export::run(cli.config.as_deref(), format),
         Command::Query { action } => query::run(cli.config.as_deref(), action),
         Command::Config {

@@ -1,7 +1,6 @@
 //! `graphmalw query`: list, show and run the shipped hunting queries.
 
-use super::ingest::DbArgs;
-use super::{load_settings, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{load_settings, DbArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::queries::{self, Query};
 use crate::sink::neo4j::retry::Limit;
 use crate::sink::neo4j::{DbError, Neo4jSink};
@@ -143,8 +142,7 @@ pub fn run(config: Option<&Path>, action: QueryAction) -> i32 {
 
 /// `query run`: the rows on stdout; on a limit, the error and what to do.
 fn run_query(config: Option<&Path>, q: &Query, params: &HashMap<String, Value>, args: &RunArgs) -> i32 {
-    let timeout = args.timeout.map(|t| ("query.timeout_secs", config::Value::from(t)));
-    with_database(config, &args.db, timeout, |sink, limit| async move {
+    with_database(config, &args.db, args.timeout, |sink, limit| async move {
         let (rows, notes) = match sink.query_rows(&q.cypher, params, limit).await {
             Ok(r) => r,
             Err(e) => {
@@ -169,26 +167,21 @@ fn run_query(config: Option<&Path>, q: &Query, params: &HashMap<String, Value>, 
     })
 }
 
-/// Connect with the settings (and command-line overrides, `extra` among
-/// them) and run `work` with the time limit of one query; its exit code, or
-/// the connection error's.
-fn with_database<F, Fut>(
-    config: Option<&Path>,
-    db: &DbArgs,
-    extra: Option<(&'static str, config::Value)>,
-    work: F,
-) -> i32
+/// Connect with the settings (and the command line's connection options
+/// and `--timeout`) and run `work` with the time limit of one query; its
+/// exit code, or the connection error's.
+fn with_database<F, Fut>(config: Option<&Path>, db: &DbArgs, timeout_secs: Option<u64>, work: F) -> i32
 where
     F: FnOnce(Neo4jSink, Duration) -> Fut,
     Fut: std::future::Future<Output = i32>,
 {
-    let mut overrides = Vec::new();
-    if let Err(e) = db.overrides(&mut overrides) {
-        eprintln!("error: {e}");
-        return EXIT_USAGE;
-    }
-    overrides.extend(extra);
-    let Some(settings) = load_settings(config, &overrides) else {
+    let Some(settings) = load_settings(config, |s| {
+        db.apply(&mut s.neo4j)?;
+        if let Some(t) = timeout_secs {
+            s.query.timeout_secs = t;
+        }
+        Ok(())
+    }) else {
         return EXIT_USAGE;
     };
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -199,7 +192,7 @@ where
         }
     };
     rt.block_on(async {
-        match Neo4jSink::connect(&settings.neo4j, &settings.ingest).await {
+        match Neo4jSink::connect(&settings.neo4j).await {
             Ok(sink) => work(sink, Duration::from_secs(settings.query.timeout_secs)).await,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// The settings the rules depend on.
-#[derive(Debug, Clone, PartialEq)]
+/// The settings the rules depend on (the `[graph]` table of the settings).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct GraphConfig {
     /// C1: call categories that count.
     pub categories: Vec<String>,

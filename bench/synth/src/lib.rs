@@ -1398,7 +1398,7 @@ fn cmd_write(args: &[String]) -> Result<()> {
     }
 
     // Rows built first, outside the timed part, exactly as ingest builds them.
-    let settings = graphmalw::settings::Settings::load(None, &[])?;
+    let settings = graphmalw::settings::Settings::load(None, |_| Ok(()))?;
     let cfg: GraphConfig = settings.graph_config();
     let mut all = Rows::default();
     for f in &found {

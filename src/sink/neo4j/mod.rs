@@ -1,13 +1,15 @@
-//! The Neo4j sink: schema set-up, batched `UNWIND … MERGE` writes with
-//! retries, and the completion protocol of `docs/neo4j-model.md`.
+//! The Neo4j sink: connection, schema set-up, batched `UNWIND … MERGE`
+//! writes with retries, and the completion protocol of `docs/neo4j-model.md`.
 //!
-//! The statements and rows it sends come from [`store`](crate::store);
-//! here are [`retry`] (the retry decision), the Bolt value conversion and
-//! [`Neo4jSink`] (the connection and the write protocol).
+//! Roles: [`config`] (connection and write settings), [`retry`] (the retry
+//! decision, tested on its own), and [`Neo4jSink`] here (the connection and
+//! the write protocol). The statements, constraints and parameter rows it
+//! sends come from [`store`](crate::store).
 
+pub mod config;
 pub(crate) mod retry;
 
-use crate::settings::{IngestSettings, Neo4jSettings};
+pub use config::{IngestSettings, Neo4jSettings, Secret};
 use crate::store::{schema_statements, Label, Prop, Row, Rows};
 use neo4rs::{BoltList, BoltMap, BoltNull, BoltString, BoltType, ConfigBuilder, Graph, Query};
 use std::collections::{HashMap, HashSet};
@@ -53,9 +55,8 @@ pub struct Neo4jSink {
     graph: std::sync::Mutex<Graph>,
     config: neo4rs::Config,
     database: String,
-    batch_size: usize,
-    retry_for: Duration,
-    batch_timeout: Duration,
+    /// Batching and retries of writes.
+    writes: IngestSettings,
 }
 
 /// What a write sent.
@@ -216,7 +217,9 @@ fn notification_line(n: &neo4rs::summary::Notification) -> String {
 
 impl Neo4jSink {
     /// Connect and check the credentials and database with a trivial query.
-    pub async fn connect(neo: &Neo4jSettings, ingest: &IngestSettings) -> Result<Neo4jSink, DbError> {
+    /// Writes batch and retry as [`IngestSettings::default`] says until
+    /// [`Neo4jSink::with_writes`] says otherwise.
+    pub async fn connect(neo: &Neo4jSettings) -> Result<Neo4jSink, DbError> {
         let fail = |reason: String| DbError::Connect {
             uri: redact_uri(&neo.uri),
             reason,
@@ -237,9 +240,7 @@ impl Neo4jSink {
             graph: std::sync::Mutex::new(graph),
             config,
             database: neo.database.clone(),
-            batch_size: ingest.batch_size.max(1),
-            retry_for: Duration::from_secs(ingest.retry_secs),
-            batch_timeout: Duration::from_secs(ingest.batch_timeout_secs.max(1)),
+            writes: IngestSettings::default(),
         };
         let ping = async {
             let mut txn = sink.graph().start_txn_on(sink.database.as_str()).await?;
@@ -255,6 +256,12 @@ impl Neo4jSink {
             Ok(Err(e)) => Err(fail(connect_reason(&e))),
             Ok(Ok(())) => Ok(sink),
         }
+    }
+
+    /// Batch and retry writes as `writes` says.
+    pub fn with_writes(mut self, writes: &IngestSettings) -> Self {
+        self.writes = writes.clone();
+        self
     }
 
     /// Run one statement in its own transaction, retrying transient failures.
@@ -316,8 +323,8 @@ impl Neo4jSink {
     /// for `ingest.retry_secs`, each attempt bounded by `ingest.batch_timeout_secs`.
     fn write_policy(&self) -> Policy {
         Policy {
-            attempt_timeout: Some(self.batch_timeout),
-            retry_for: self.retry_for,
+            attempt_timeout: Some(self.writes.batch_timeout()),
+            retry_for: self.writes.retry_for(),
             retriable: retry::is_retriable,
         }
     }
@@ -430,25 +437,26 @@ impl Neo4jSink {
     }
 
     /// Write all rows: node statements first, then relationships, in
-    /// chunks of at most `batch_size` rows; consecutive chunks share one
-    /// transaction up to `batch_size` rows in all, so small analyses do
+    /// chunks of at most `statement_rows` rows; consecutive chunks share one
+    /// transaction up to `transaction_rows` rows in all, so small analyses do
     /// not pay a commit per label.
     pub async fn write(&self, rows: &Rows, mut progress: impl FnMut(Written)) -> Result<Written, DbError> {
+        let (statement_rows, transaction_rows) = (self.writes.statement_rows(), self.writes.transaction_rows());
         let mut steps: Vec<(String, &[Row], bool)> = Vec::new();
         for (label, list) in &rows.nodes {
             let stmt = label.merge_statement();
-            steps.extend(list.chunks(self.batch_size).map(|c| (stmt.clone(), c, true)));
+            steps.extend(list.chunks(statement_rows).map(|c| (stmt.clone(), c, true)));
         }
         for (rel, list) in &rows.rels {
             let stmt = rel.merge_statement();
-            steps.extend(list.chunks(self.batch_size).map(|c| (stmt.clone(), c, false)));
+            steps.extend(list.chunks(statement_rows).map(|c| (stmt.clone(), c, false)));
         }
         let mut total = Written::default();
         let mut start = 0;
         while start < steps.len() {
             let mut end = start;
             let mut n = 0;
-            while end < steps.len() && (end == start || n + steps[end].1.len() <= self.batch_size) {
+            while end < steps.len() && (end == start || n + steps[end].1.len() <= transaction_rows) {
                 n += steps[end].1.len();
                 end += 1;
             }
