@@ -15,4 +15,5 @@ mod faults;
 mod fixtures;
 mod golden;
 mod hostile;
+mod layers;
 mod queries;
