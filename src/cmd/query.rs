@@ -74,11 +74,7 @@ pub fn run(config: Option<&Path>, action: QueryAction) -> i32 {
     };
     match action {
         QueryAction::List => {
-            let width = all.iter().map(|q| q.name.len()).max().unwrap_or(4);
-            println!("{:width$}  {:12}  TITLE", "NAME", "CATEGORY");
-            for q in &all {
-                println!("{:width$}  {:12}  {}", q.name, q.category, q.title);
-            }
+            list(&all);
             EXIT_OK
         }
         QueryAction::Show { name } => match find(&name) {
@@ -108,36 +104,51 @@ pub fn run(config: Option<&Path>, action: QueryAction) -> i32 {
             if chosen.is_empty() {
                 chosen = all.iter().collect();
             }
-            with_database(config, &args.db, None, |sink, limit| async move {
-                let mut failed = 0;
-                for q in &chosen {
-                    let defaults = q.params.iter().map(|p| (p.name.clone(), p.default.clone())).collect();
-                    match sink
-                        .query_rows(&format!("EXPLAIN {}", q.cypher), &defaults, limit)
-                        .await
-                    {
-                        Ok((_, notes)) if notes.is_empty() => println!("ok       {}", q.name),
-                        Ok((_, notes)) => {
-                            failed += 1;
-                            for note in notes {
-                                println!("warning  {}: {note}", q.name);
-                            }
-                        }
-                        Err(e) => {
-                            failed += 1;
-                            println!("error    {}: {e}", q.name);
-                        }
-                    }
-                }
-                println!("{} passed, {failed} failed", chosen.len() - failed);
-                if failed == 0 {
-                    EXIT_OK
-                } else {
-                    EXIT_FAILED
-                }
-            })
+            check(config, &args.db, &chosen)
         }
     }
+}
+
+/// `query list`: one line per query.
+fn list(all: &[Query]) {
+    let width = all.iter().map(|q| q.name.len()).max().unwrap_or(4);
+    println!("{:width$}  {:12}  TITLE", "NAME", "CATEGORY");
+    for q in all {
+        println!("{:width$}  {:12}  {}", q.name, q.category, q.title);
+    }
+}
+
+/// `query check`: EXPLAIN each query with its defaults; any notification
+/// or error fails it.
+fn check(config: Option<&Path>, db: &DbArgs, chosen: &[&Query]) -> i32 {
+    with_database(config, db, None, |sink, limit| async move {
+        let mut failed = 0;
+        for q in chosen {
+            let defaults = q.params.iter().map(|p| (p.name.clone(), p.default.clone())).collect();
+            match sink
+                .query_rows(&format!("EXPLAIN {}", q.cypher), &defaults, limit)
+                .await
+            {
+                Ok((_, notes)) if notes.is_empty() => println!("ok       {}", q.name),
+                Ok((_, notes)) => {
+                    failed += 1;
+                    for note in notes {
+                        println!("warning  {}: {note}", q.name);
+                    }
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("error    {}: {e}", q.name);
+                }
+            }
+        }
+        println!("{} passed, {failed} failed", chosen.len() - failed);
+        if failed == 0 {
+            EXIT_OK
+        } else {
+            EXIT_FAILED
+        }
+    })
 }
 
 /// `query run`: the rows on stdout; on a limit, the error and what to do.
@@ -283,86 +294,89 @@ pub fn print_rows<W: Write>(
 ) -> std::io::Result<()> {
     let cols = columns(q, rows);
     match format {
-        RowFormat::Json => {
-            // Columns in RETURN order (serde_json's own maps would sort them).
-            let ordered: Vec<Vec<(String, Value)>> = rows
-                .iter()
-                .map(|r| {
-                    cols.iter()
-                        .map(|c| (c.clone(), r.get(c).cloned().unwrap_or(Value::Null)))
-                        .collect()
-                })
-                .collect();
-            let objects: Vec<crate::sink::json::Args> = ordered.iter().map(|r| crate::sink::json::Args(r)).collect();
-            serde_json::to_writer_pretty(&mut *out, &objects)?;
-            writeln!(out)
-        }
-        RowFormat::Csv => {
-            let quote = |s: &str| {
-                if s.contains([',', '"', '\n', '\r']) {
-                    format!("\"{}\"", s.replace('"', "\"\""))
-                } else {
-                    s.to_owned()
-                }
-            };
-            writeln!(out, "{}", cols.iter().map(|c| quote(c)).collect::<Vec<_>>().join(","))?;
-            for r in rows {
-                writeln!(
-                    out,
-                    "{}",
-                    cols.iter()
-                        .map(|c| quote(&cell(r.get(c))))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                )?;
-            }
-            Ok(())
-        }
-        RowFormat::Table => {
-            const MAX: usize = 70;
-            let shown = |s: String| -> String {
-                let s = s.replace(['\n', '\r', '\t'], " ");
-                if s.chars().count() > MAX {
-                    format!("{}…", s.chars().take(MAX - 1).collect::<String>())
-                } else {
-                    s
-                }
-            };
-            let cells: Vec<Vec<String>> = rows
-                .iter()
-                .map(|r| cols.iter().map(|c| shown(cell(r.get(c)))).collect())
-                .collect();
-            let widths: Vec<usize> = cols
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    cells
-                        .iter()
-                        .map(|r| r[i].chars().count())
-                        .chain([c.len()])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
-            let line = |vals: &[String]| -> String {
-                vals.iter()
-                    .zip(&widths)
-                    .map(|(v, w)| format!("{v}{}", " ".repeat(w.saturating_sub(v.chars().count()))))
-                    .collect::<Vec<_>>()
-                    .join("  ")
-                    .trim_end()
-                    .to_owned()
-            };
-            writeln!(out, "{}", line(&cols))?;
-            writeln!(
-                out,
-                "{}",
-                line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>())
-            )?;
-            for r in &cells {
-                writeln!(out, "{}", line(r))?;
-            }
-            writeln!(out, "({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" })
-        }
+        RowFormat::Json => print_json(out, &cols, rows),
+        RowFormat::Csv => print_csv(out, &cols, rows),
+        RowFormat::Table => print_table(out, &cols, rows),
     }
+}
+
+/// An array of objects, columns in RETURN order (serde_json's own maps
+/// would sort them).
+fn print_json<W: Write>(out: &mut W, cols: &[String], rows: &[serde_json::Map<String, Value>]) -> std::io::Result<()> {
+    let ordered: Vec<Vec<(String, Value)>> = rows
+        .iter()
+        .map(|r| {
+            cols.iter()
+                .map(|c| (c.clone(), r.get(c).cloned().unwrap_or(Value::Null)))
+                .collect()
+        })
+        .collect();
+    let objects: Vec<crate::model::Args> = ordered.iter().map(|r| crate::model::Args(r)).collect();
+    serde_json::to_writer_pretty(&mut *out, &objects)?;
+    writeln!(out)
+}
+
+/// RFC 4180 CSV with a header line.
+fn print_csv<W: Write>(out: &mut W, cols: &[String], rows: &[serde_json::Map<String, Value>]) -> std::io::Result<()> {
+    let quote = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    writeln!(out, "{}", cols.iter().map(|c| quote(c)).collect::<Vec<_>>().join(","))?;
+    for r in rows {
+        let line: Vec<String> = cols.iter().map(|c| quote(&cell(r.get(c)))).collect();
+        writeln!(out, "{}", line.join(","))?;
+    }
+    Ok(())
+}
+
+/// Aligned columns for a terminal: cells on one line, cut at 70 characters.
+fn print_table<W: Write>(out: &mut W, cols: &[String], rows: &[serde_json::Map<String, Value>]) -> std::io::Result<()> {
+    const MAX: usize = 70;
+    let shown = |s: String| -> String {
+        let s = s.replace(['\n', '\r', '\t'], " ");
+        if s.chars().count() > MAX {
+            format!("{}…", s.chars().take(MAX - 1).collect::<String>())
+        } else {
+            s
+        }
+    };
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| cols.iter().map(|c| shown(cell(r.get(c)))).collect())
+        .collect();
+    let widths: Vec<usize> = cols
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |vals: &[String]| -> String {
+        vals.iter()
+            .zip(&widths)
+            .map(|(v, w)| format!("{v}{}", " ".repeat(w.saturating_sub(v.chars().count()))))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    writeln!(out, "{}", line(cols))?;
+    writeln!(
+        out,
+        "{}",
+        line(&widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>())
+    )?;
+    for r in &cells {
+        writeln!(out, "{}", line(r))?;
+    }
+    writeln!(out, "({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" })
 }

@@ -9,8 +9,8 @@
 pub mod config;
 pub(crate) mod retry;
 
-pub use config::{IngestSettings, Neo4jSettings, Secret};
 use crate::store::{schema_statements, Label, Prop, Row, Rows};
+pub use config::{IngestSettings, Neo4jSettings, Secret};
 use neo4rs::{BoltList, BoltMap, BoltNull, BoltString, BoltType, ConfigBuilder, Graph, Query};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
