@@ -380,3 +380,48 @@ fn print_table<W: Write>(out: &mut W, cols: &[String], rows: &[serde_json::Map<S
     }
     writeln!(out, "({} row{})", rows.len(), if rows.len() == 1 { "" } else { "s" })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query() -> Query {
+        Query {
+            file: "t.cypher".into(),
+            name: "t".into(),
+            title: "T".into(),
+            category: "process".into(),
+            attack: None,
+            params: Vec::new(),
+            returns: vec!["name".into(), "n".into()],
+            description: String::new(),
+            cypher: String::new(),
+        }
+    }
+
+    fn printed(format: RowFormat) -> String {
+        let rows: Vec<serde_json::Map<String, Value>> = vec![
+            serde_json::from_str(r#"{"n": 2, "name": "a,\"b\"\nc"}"#).unwrap(),
+            serde_json::from_str(r#"{"name": null, "n": 10, "extra": true}"#).unwrap(),
+        ];
+        let mut out = Vec::new();
+        print_rows(&mut out, &query(), &rows, format).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn rows_print_in_return_order_in_every_format() {
+        assert_eq!(
+            printed(RowFormat::Table),
+            "name     n   extra\n-------  --  -----\na,\"b\" c  2\n         10  true\n(2 rows)\n"
+        );
+        assert_eq!(
+            printed(RowFormat::Csv),
+            "name,n,extra\n\"a,\"\"b\"\"\nc\",2,\n,10,true\n"
+        );
+        assert_eq!(
+            printed(RowFormat::Json),
+            "[\n  {\n    \"name\": \"a,\\\"b\\\"\\nc\",\n    \"n\": 2,\n    \"extra\": null\n  },\n  {\n    \"name\": null,\n    \"n\": 10,\n    \"extra\": true\n  }\n]\n"
+        );
+    }
+}
