@@ -2,7 +2,7 @@
 //!
 //! Pure code, no I/O and no database: it takes analyses (their API sets and
 //! indicators) and gives back what `graphmalw correlate` and the cross-sample
-//! queries need at scale (issue 15, `docs/correlation.md`):
+//! queries need at scale (`docs/correlation.md`):
 //!
 //! - [`safelist`]: sandbox and Windows background indicators that never link
 //!   samples (a shipped list plus the user's), and analyses marked as a clean

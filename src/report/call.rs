@@ -2,7 +2,7 @@
 //!
 //! One [`CallBuf`] is reused for every call of a report: its strings and
 //! argument slots keep their capacity, so after the first few calls parsing
-//! allocates nothing per call (issue 6: no generic JSON tree, no `String` per
+//! allocates nothing per call (no generic JSON tree, no `String` per
 //! key or argument). Argument values keep exactly the distinctions a
 //! `serde_json::Value` makes (integer ≥ 0, negative integer, float, string…),
 //! so comparisons give the results the `Value`-based code gave.

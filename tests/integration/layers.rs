@@ -11,7 +11,15 @@ use std::path::{Path, PathBuf};
 /// before it in this list; `queries` (the bundled query texts) has no
 /// dependencies and may be used from anywhere above it.
 const LAYERS: &[&str] = &[
-    "queries", "report", "model", "correlate", "store", "sink", "pipeline", "settings", "cmd",
+    "queries",
+    "report",
+    "model",
+    "correlate",
+    "store",
+    "sink",
+    "pipeline",
+    "settings",
+    "cmd",
 ];
 
 /// Non-test code of a file: what stands before its first `#[cfg(test)]`,
@@ -31,7 +39,13 @@ fn code_of(path: &Path) -> String {
 /// The top-level module a file under src/ belongs to (`src/sink/csv.rs` → `sink`).
 fn module_of(src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).unwrap();
-    let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy()
+        .into_owned();
     first.trim_end_matches(".rs").to_owned()
 }
 
@@ -54,7 +68,11 @@ fn named_modules(code: &str) -> BTreeSet<String> {
         if let Some(group) = rest.strip_prefix('{') {
             let end = group.find('}').unwrap_or(group.len());
             for part in group[..end].split(',') {
-                let name: String = part.trim().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let name: String = part
+                    .trim()
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
                 names.insert(name);
             }
         } else {
@@ -80,11 +98,18 @@ fn no_module_uses_a_module_above_it() {
         for used in named_modules(&code_of(f)) {
             let used_level = LAYERS.iter().position(|l| *l == used).unwrap();
             if used_level > level {
-                wrong.push(format!("{} uses crate::{used}", f.strip_prefix(&src).unwrap().display()));
+                wrong.push(format!(
+                    "{} uses crate::{used}",
+                    f.strip_prefix(&src).unwrap().display()
+                ));
             }
         }
     }
-    assert!(wrong.is_empty(), "imports that point up the layers:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "imports that point up the layers:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -92,7 +117,12 @@ fn every_module_has_a_layer() {
     let src = crate::support::root().join("src");
     let mut missing = Vec::new();
     for e in fs::read_dir(&src).unwrap() {
-        let name = e.unwrap().file_name().to_string_lossy().trim_end_matches(".rs").to_owned();
+        let name = e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_owned();
         if !["lib", "main", "bin"].contains(&name.as_str()) && !LAYERS.contains(&name.as_str()) {
             missing.push(name);
         }
