@@ -7,7 +7,7 @@
 //! The tables and who owns them: `[graph]` the graph rules
 //! ([`GraphConfig`]), `[neo4j]` and `[ingest]` the Neo4j sink
 //! ([`Neo4jSettings`], [`IngestSettings`]), `[query]` the query pack
-//! ([`QuerySettings`]); `[output]`, `[limits]` and `jobs` are here.
+//! (`queries::QuerySettings`); `[output]`, `[limits]` and `jobs` are here.
 //!
 //! Environment keys use `__` between levels: `GRAPHMALW_GRAPH__SEQUENCE_EDGES=false`,
 //! `GRAPHMALW_INGEST__BATCH_SIZE=5000`; lists are comma-separated.

@@ -168,7 +168,7 @@ impl<'c> GraphBuilder<'c> {
         self.calls_seen
     }
 
-    /// Hand one owned call to the builder (as the parser hands a [`CallBuf`]).
+    /// Hand one owned call to the builder (as the parser hands a `CallBuf`).
     pub fn call(&mut self, call: Call) -> Result<(), String> {
         CallSink::call(self, &mut CallBuf::from_call(&call))
     }

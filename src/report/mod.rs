@@ -55,7 +55,7 @@ pub struct ProcessInfo {
 }
 
 /// One API call, normalised to Cuckoo names (spec section 1), as owned
-/// values: for driving a builder by hand (the parser hands out [`CallBuf`]s).
+/// values: for driving a builder by hand (the parser hands out `CallBuf`s).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Call {
     pub api: String,
@@ -89,7 +89,7 @@ pub trait CallSink {
     fn call(&mut self, call: &mut CallBuf) -> Result<(), String>;
     /// The call fields the sink never compares (rule C3's policy, which the
     /// sink owns): the parser skips them instead of keeping them in the
-    /// [`CallBuf`].
+    /// `CallBuf`.
     fn uncompared_fields(&self) -> &'static [&'static str];
     fn end_process(&mut self);
 }

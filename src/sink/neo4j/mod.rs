@@ -1,7 +1,7 @@
 //! The Neo4j sink: connection, schema set-up, batched `UNWIND … MERGE`
 //! writes with retries, and the completion protocol of `docs/neo4j-model.md`.
 //!
-//! Roles: [`config`] (connection and write settings), [`retry`] (the retry
+//! Roles: [`config`] (connection and write settings), `retry` (the retry
 //! decision, tested on its own), and [`Neo4jSink`] here (the connection and
 //! the write protocol). The statements, constraints and parameter rows it
 //! sends come from [`store`](crate::store).
