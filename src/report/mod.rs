@@ -13,6 +13,7 @@
 
 mod call;
 mod cape;
+mod chunked;
 mod iocs;
 mod parse;
 mod read;

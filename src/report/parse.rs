@@ -23,6 +23,7 @@
 
 use super::call::{Arg, CallBuf, Canon, CanonSeed, Scalar};
 use super::cape::{normalise, parse_pid};
+use super::chunked::ArrayPieces;
 use super::iocs::{Int, Text};
 use super::iocs::{Iocs, Network, RawDropped, RawSignature, TextList, Ttps};
 use super::{AnalysisInfo, CallSink, Format, ProcessInfo, SampleInfo};
@@ -67,11 +68,13 @@ pub(crate) enum Pass {
 }
 
 /// Walk one report. On error, returns the JSON path of the failure with serde_json's error.
+/// With `arrays`, the calls arrays are taken over from `d` and parsed in pieces.
 pub(crate) fn parse_report<'de, D, S>(
     d: D,
     sink: &mut S,
     out: &mut Collected,
     pass: Pass,
+    arrays: Option<&dyn ArrayPieces>,
 ) -> Result<(), (String, serde_json::Error)>
 where
     D: Deserializer<'de, Error = serde_json::Error>,
@@ -83,6 +86,7 @@ where
         sink,
         out,
         pass,
+        arrays,
         path: std::mem::take(&mut scratch.path),
         inner: None,
         key: std::mem::take(&mut scratch.key),
@@ -141,6 +145,8 @@ struct Ctx<'s, S> {
     sink: &'s mut S,
     out: &'s mut Collected,
     pass: Pass,
+    /// The reader of a big report, which hands out the calls arrays in pieces.
+    arrays: Option<&'s dyn ArrayPieces>,
     /// Where the walk is; on error, where it failed.
     path: JsonPath,
     /// The path inside a section read with `serde_path_to_error`, when it failed there.
@@ -782,6 +788,7 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessVisitor<'_, '_, S> {
                             map.next_value_seed(CallsSeed {
                                 ctx: &mut *ctx,
                                 format: Some(format),
+                                first: None,
                             })?;
                         }
                         (_, complete, format, info) if ctx.pass == Pass::Stream => {
@@ -799,16 +806,14 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessVisitor<'_, '_, S> {
                                 });
                             }
                             calls = CallsSeen::Skipped;
-                            map.next_value_seed(SkipKey {
-                                path: &mut ctx.path,
-                                key: "calls",
-                            })?;
+                            map.next_value_seed(SkipCalls(&mut *ctx))?;
                         }
                         _ => {
                             calls = CallsSeen::Kept;
                             map.next_value_seed(CallsSeed {
                                 ctx: &mut *ctx,
                                 format: None,
+                                first: None,
                             })?;
                         }
                     }
@@ -886,6 +891,7 @@ impl<'de, S: CallSink> Visitor<'de> for SecondPassProcess<'_, '_, S> {
                 map.next_value_seed(CallsSeed {
                     ctx: &mut *ctx,
                     format: Some(format),
+                    first: None,
                 })?;
             } else {
                 map.next_value_seed(Skip {
@@ -906,6 +912,8 @@ impl<'de, S: CallSink> Visitor<'de> for SecondPassProcess<'_, '_, S> {
 struct CallsSeed<'c, 's, S> {
     ctx: &'c mut Ctx<'s, S>,
     format: Option<Format>,
+    /// A piece of the array ([`ArrayPieces`]) whose first call has this index.
+    first: Option<usize>,
 }
 
 impl<'de, S: CallSink> DeserializeSeed<'de> for CallsSeed<'_, '_, S> {
@@ -916,20 +924,53 @@ impl<'de, S: CallSink> DeserializeSeed<'de> for CallsSeed<'_, '_, S> {
         d.deserialize_seq(CallsSeed {
             ctx: &mut *ctx,
             format: self.format,
+            first: None,
         })?;
         ctx.path.pop();
         Ok(())
     }
 }
 
+/// Hand a calls array to `parse` in pieces, when the reader can (see [`ArrayPieces`]).
+fn take_calls<S>(
+    ctx: &mut Ctx<'_, S>,
+    parse: impl Fn(
+        &mut Ctx<'_, S>,
+        &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
+        usize,
+    ) -> Result<usize, serde_json::Error>,
+) -> Option<Result<(), String>> {
+    let arrays = ctx.arrays?;
+    arrays.take_array(&mut |piece, first| {
+        let mut de = serde_json::Deserializer::from_slice(piece);
+        let n = parse(&mut *ctx, &mut de, first)?;
+        de.end()?;
+        Ok(n)
+    })
+}
+
 impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
-    type Value = ();
+    /// The index after the last call read.
+    type Value = usize;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of calls")
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
         let ctx = self.ctx;
-        let mut i = 0usize;
+        let format = self.format;
+        if self.first.is_none() {
+            let taken = take_calls(ctx, |ctx, de, first| {
+                de.deserialize_seq(CallsSeed {
+                    ctx,
+                    format,
+                    first: Some(first),
+                })
+            });
+            if let Some(r) = taken {
+                return r.map(|()| 0).map_err(de::Error::custom);
+            }
+        }
+        let mut i = self.first.unwrap_or(0);
         loop {
             let buf = match self.format {
                 Some(_) => &mut ctx.call,
@@ -961,6 +1002,39 @@ impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
             }
             i += 1;
         }
+        Ok(i)
+    }
+}
+
+/// The calls of a process whose header is not known yet, in a first
+/// streamed pass: checked (their syntax only), not read.
+struct SkipCalls<'c, 's, S>(&'c mut Ctx<'s, S>);
+
+impl<'de, S: CallSink> DeserializeSeed<'de> for SkipCalls<'_, '_, S> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.path.push_key("calls");
+        let ctx = &mut *self.0;
+        d.deserialize_seq(SkipCalls(&mut *ctx))?;
+        ctx.path.pop();
+        Ok(())
+    }
+}
+
+impl<'de, S: CallSink> Visitor<'de> for SkipCalls<'_, '_, S> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of calls")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let taken = take_calls(self.0, |_, de, first| {
+            IgnoredAny::deserialize(&mut *de)?;
+            Ok(first)
+        });
+        if let Some(r) = taken {
+            return r.map_err(de::Error::custom);
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(())
     }
 }
