@@ -275,7 +275,7 @@ fn feed_scan(mut state: Feed, text: &[u8]) -> (usize, Feed, bool) {
             },
             Feed::Colon => match text[i] {
                 b' ' | b'\n' | b'\r' | b'\t' => i += 1,
-                b'[' => return (i + 1, Feed::Normal, true),
+                b'[' | b'{' => return (i + 1, Feed::Normal, true),
                 _ => state = Feed::Normal,
             },
         }
@@ -297,7 +297,8 @@ enum Boundary {
     Incomplete,
 }
 
-fn scan_elements(text: &[u8]) -> Boundary {
+/// `close` is the array's `]` or the object's `}` (whose members are its elements).
+fn scan_elements(text: &[u8], close: u8) -> Boundary {
     let mut depth = 0usize;
     let mut last_comma = None;
     let mut i = 0;
@@ -319,8 +320,8 @@ fn scan_elements(text: &[u8]) -> Boundary {
                 continue;
             }
             b'{' | b'[' => depth += 1,
-            b']' if depth == 0 => return Boundary::Close(i),
-            b'}' if depth == 0 => return Boundary::Bad(i),
+            b']' | b'}' if depth == 0 && text[i] == close => return Boundary::Close(i),
+            b']' | b'}' if depth == 0 => return Boundary::Bad(i),
             b'}' | b']' => depth -= 1,
             b',' if depth == 0 => last_comma = Some(i),
             _ => {}
@@ -335,16 +336,18 @@ impl ArrayPieces for Chunks<'_> {
         &self,
         f: &mut dyn FnMut(&[u8], usize) -> Result<usize, serde_json::Error>,
     ) -> Option<Result<(), String>> {
-        let mut inner = self.0.borrow_mut();
+        let mut inner = self.0.try_borrow_mut().ok()?;
         if !inner.at_stop {
             return None;
         }
         inner.at_stop = false;
-        // The separator before the next element: the `[` (just consumed) or a `,`.
+        // The separator before the next element: the `[` or `{` (just consumed) or a `,`.
         let mut sep = inner.pos - 1;
+        let open = inner.buf[sep];
+        let close = if open == b'[' { b']' } else { b'}' };
         let mut index = 0;
         loop {
-            let found = scan_elements(&inner.buf[sep + 1..inner.end]);
+            let found = scan_elements(&inner.buf[sep + 1..inner.end], close);
             let (at, last, bad) = match found {
                 Boundary::Close(i) => (sep + 1 + i, true, false),
                 Boundary::Comma(i) => (sep + 1 + i, false, false),
@@ -373,12 +376,12 @@ impl ArrayPieces for Chunks<'_> {
             let result = if after_comma && empty && !bad {
                 Err(None)
             } else {
-                inner.buf[sep] = b'[';
+                inner.buf[sep] = open;
                 if !bad {
-                    inner.buf[at] = b']';
+                    inner.buf[at] = close;
                 }
                 let r = f(&inner.buf[sep..at + 1], index);
-                inner.buf[sep] = if after_comma { b',' } else { b'[' };
+                inner.buf[sep] = if after_comma { b',' } else { open };
                 if !last {
                     inner.buf[at] = b',';
                 }
@@ -438,11 +441,16 @@ mod tests {
 
     #[test]
     fn the_scan_finds_element_boundaries_outside_strings() {
-        assert_eq!(scan_elements(br#"{"a": "],\"}"}, [1, {"b": 2}]]"#), Boundary::Close(29));
-        assert_eq!(scan_elements(br#"1, "x,", [2, 3], {"#), Boundary::Comma(15));
-        assert_eq!(scan_elements(br#"{"a": "x\"#), Boundary::Incomplete);
-        assert_eq!(scan_elements(b" }"), Boundary::Bad(1));
-        assert_eq!(scan_elements(b"  ]"), Boundary::Close(2));
+        assert_eq!(
+            scan_elements(br#"{"a": "],\"}"}, [1, {"b": 2}]]"#, b']'),
+            Boundary::Close(29)
+        );
+        assert_eq!(scan_elements(br#"1, "x,", [2, 3], {"#, b']'), Boundary::Comma(15));
+        assert_eq!(scan_elements(br#"{"a": "x\"#, b']'), Boundary::Incomplete);
+        assert_eq!(scan_elements(b" }", b']'), Boundary::Bad(1));
+        assert_eq!(scan_elements(b"  ]", b']'), Boundary::Close(2));
+        assert_eq!(scan_elements(b"\"a\": 1, \"b\": [2]}", b'}'), Boundary::Close(16));
+        assert_eq!(scan_elements(b"1]", b'}'), Boundary::Bad(1));
     }
 
     #[test]

@@ -279,18 +279,74 @@ impl<'de> DeserializeSeed<'de> for StrAt<'_> {
     }
 }
 
-/// Skips a value (validating its syntax only), at a key of the report.
+/// Skips a value (validating its syntax only), at a key of the report;
+/// with `arrays`, an array or object is skipped in pieces ([`ArrayPieces`]).
 struct Skip<'a> {
     path: &'a mut JsonPath,
     key: &'a str,
+    arrays: Option<&'a dyn ArrayPieces>,
 }
 
 impl<'de> DeserializeSeed<'de> for Skip<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         self.path.push_name(self.key);
-        IgnoredAny::deserialize(d)?;
+        match self.arrays {
+            Some(arrays) => d.deserialize_any(SkipInPieces(arrays))?,
+            None => IgnoredAny::deserialize(d).map(drop)?,
+        }
         self.path.pop();
+        Ok(())
+    }
+}
+
+/// A value skipped by [`Skip`] with the reader's help: arrays and objects
+/// are taken over and checked in pieces when the reader can.
+struct SkipInPieces<'a>(&'a dyn ArrayPieces);
+
+/// Check the syntax of a piece of an array or object.
+fn check_piece(piece: &[u8], first: usize) -> Result<usize, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(piece);
+    IgnoredAny::deserialize(&mut de)?;
+    de.end()?;
+    Ok(first)
+}
+
+impl<'de> Visitor<'de> for SkipInPieces<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if let Some(r) = self.0.take_array(&mut check_piece) {
+            return r.map_err(de::Error::custom);
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        if let Some(r) = self.0.take_array(&mut check_piece) {
+            return r.map_err(de::Error::custom);
+        }
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Ok(())
     }
 }
@@ -436,6 +492,7 @@ impl<'de, S: CallSink> Visitor<'de> for ReportVisitor<'_, '_, S> {
                     map.next_value_seed(Skip {
                         path: &mut ctx.path,
                         key: &ctx.key,
+                        arrays: ctx.arrays,
                     })?;
                 }
                 continue;
@@ -501,6 +558,7 @@ impl<'de, S: CallSink> Visitor<'de> for ReportVisitor<'_, '_, S> {
                     map.next_value_seed(Skip {
                         path: &mut ctx.path,
                         key: &ctx.key,
+                        arrays: ctx.arrays,
                     })?;
                 }
             }
@@ -619,6 +677,7 @@ impl<'de, S: CallSink> Visitor<'de> for BehaviorVisitor<'_, '_, S> {
                     map.next_value_seed(Skip {
                         path: &mut ctx.path,
                         key: &ctx.key,
+                        arrays: ctx.arrays,
                     })?;
                 }
             }
@@ -822,6 +881,7 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessVisitor<'_, '_, S> {
                     map.next_value_seed(Skip {
                         path: &mut ctx.path,
                         key: &ctx.key,
+                        arrays: ctx.arrays,
                     })?;
                 }
             }
@@ -897,6 +957,7 @@ impl<'de, S: CallSink> Visitor<'de> for SecondPassProcess<'_, '_, S> {
                 map.next_value_seed(Skip {
                     path: &mut ctx.path,
                     key: &ctx.key,
+                    arrays: ctx.arrays,
                 })?;
             }
         }
@@ -1027,10 +1088,7 @@ impl<'de, S: CallSink> Visitor<'de> for SkipCalls<'_, '_, S> {
         f.write_str("a list of calls")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let taken = take_calls(self.0, |_, de, first| {
-            IgnoredAny::deserialize(&mut *de)?;
-            Ok(first)
-        });
+        let taken = self.0.arrays.and_then(|a| a.take_array(&mut check_piece));
         if let Some(r) = taken {
             return r.map_err(de::Error::custom);
         }
@@ -1312,6 +1370,7 @@ impl<'de> Visitor<'de> for NamedArg<'_> {
                     map.next_value_seed(Skip {
                         path: &mut *self.path,
                         key: self.field,
+                        arrays: None,
                     })?;
                 }
             }
