@@ -20,6 +20,7 @@
 
 use std::cell::RefCell;
 use std::io::{self, Read};
+use std::sync::mpsc;
 
 /// Bytes read from the input at a time.
 #[cfg(not(test))]
@@ -40,6 +41,85 @@ pub(crate) trait ArrayPieces {
         &self,
         f: &mut dyn FnMut(&[u8], usize) -> Result<usize, serde_json::Error>,
     ) -> Option<Result<(), String>>;
+}
+
+/// Read `input` on a thread of `scope`, in chunks handed over a bounded
+/// channel, hashing every byte on the way: decompression and the hash take
+/// the second core while this one parses and builds (issue 16). No more than
+/// `limit` + 1 bytes are read.
+pub(crate) fn read_ahead<'scope, R: Read + Send + 'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    input: R,
+    limit: u64,
+    hasher: Option<&'scope mut blake3::Hasher>,
+) -> ReadAhead {
+    let (tx, rx) = mpsc::sync_channel::<io::Result<Vec<u8>>>(2);
+    let (recycle, spare) = mpsc::channel::<Vec<u8>>();
+    scope.spawn(move || {
+        let mut input = input.take(limit.saturating_add(1));
+        let mut hasher = hasher;
+        loop {
+            let mut chunk = spare.try_recv().unwrap_or_default();
+            chunk.clear();
+            let got = (&mut input).take(CHUNK as u64).read_to_end(&mut chunk);
+            if matches!(got, Ok(0)) {
+                return;
+            }
+            // What was read before an error is handed over first.
+            if let Some(h) = hasher.as_deref_mut() {
+                h.update(&chunk);
+            }
+            if !chunk.is_empty() && tx.send(Ok(chunk)).is_err() {
+                return;
+            }
+            if let Err(e) = got {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        }
+    });
+    ReadAhead {
+        chunks: rx,
+        recycle,
+        current: Vec::new(),
+        at: 0,
+        failed: None,
+    }
+}
+
+/// The reading end of [`read_ahead`].
+pub(crate) struct ReadAhead {
+    chunks: mpsc::Receiver<io::Result<Vec<u8>>>,
+    recycle: mpsc::Sender<Vec<u8>>,
+    current: Vec<u8>,
+    at: usize,
+    /// The reading thread's error, given again to every later read.
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some((kind, message)) = &self.failed {
+            return Err(io::Error::new(*kind, message.clone()));
+        }
+        if self.at == self.current.len() {
+            let next = match self.chunks.recv() {
+                Ok(Ok(chunk)) => chunk,
+                Ok(Err(e)) => {
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
+                Err(_) => return Ok(0),
+            };
+            let used = std::mem::replace(&mut self.current, next);
+            let _ = self.recycle.send(used);
+            self.at = 0;
+        }
+        let n = out.len().min(self.current.len() - self.at);
+        out[..n].copy_from_slice(&self.current[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
 }
 
 /// The scanner state for what is handed to serde_json.
@@ -83,7 +163,6 @@ pub(crate) struct Chunks<'r>(RefCell<Inner<'r>>);
 
 struct Inner<'r> {
     input: Box<dyn Read + 'r>,
-    hasher: Option<&'r mut blake3::Hasher>,
     /// Bytes the limit still allows.
     left: u64,
     exceeded: bool,
@@ -104,10 +183,9 @@ struct Inner<'r> {
 }
 
 impl<'r> Chunks<'r> {
-    pub fn new(input: Box<dyn Read + 'r>, limit: u64, hasher: Option<&'r mut blake3::Hasher>) -> Self {
+    pub fn new(input: Box<dyn Read + 'r>, limit: u64) -> Self {
         Chunks(RefCell::new(Inner {
             input,
-            hasher,
             left: limit,
             exceeded: false,
             eof: false,
@@ -211,9 +289,6 @@ impl Inner<'_> {
                 return Err(io::Error::other("report exceeds limits.max_report_bytes"));
             }
             self.left -= n as u64;
-            if let Some(h) = self.hasher.as_deref_mut() {
-                h.update(&self.buf[self.end..self.end + n]);
-            }
             self.end += n;
         }
         Ok(())
@@ -469,7 +544,7 @@ mod tests {
     fn pieces_join_into_the_array_whatever_the_chunk_size() {
         let elems: Vec<String> = (0..200).map(|i| format!(r#"{{"i": {i}, "s": "a,]\"[{i}"}}"#)).collect();
         let text = format!(r#"{{"calls": [{}], "z": 1}}"#, elems.join(",\n "));
-        let chunks = Chunks::new(Box::new(text.as_bytes()), u64::MAX, None);
+        let chunks = Chunks::new(Box::new(text.as_bytes()), u64::MAX);
         let mut head = [0u8; 64];
         let n = (&chunks).read(&mut head).unwrap();
         assert_eq!(&head[..n], br#"{"calls": ["#);

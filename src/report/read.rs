@@ -6,7 +6,7 @@
 //! decompression (spec section 1), is computed on the way: a report and its
 //! gzipped copy are one analysis.
 
-use super::chunked::{ArrayPieces, Chunks};
+use super::chunked::{read_ahead, ArrayPieces, Chunks};
 use super::parse::{parse_report, Collected, Pass};
 use super::{CallSink, ReportMeta};
 use flate2::read::MultiGzDecoder;
@@ -109,7 +109,7 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
     let n = read_up_to(&mut file, &mut magic).map_err(|e| io_err(context("cannot read", e)))?;
     let gzip = n == 2 && magic == [0x1f, 0x8b];
     let prefix = io::Cursor::new(magic[..n].to_vec());
-    let reopen = || -> io::Result<Box<dyn Read>> { Ok(Box::new(File::open(path)?)) };
+    let reopen = || -> io::Result<Box<dyn Read + Send>> { Ok(Box::new(File::open(path)?)) };
     let (id, out) = parse_streamed(&file_name, prefix.chain(file), gzip, &reopen, limits, sink)?;
     Ok(meta(id, report, stored_bytes, out))
 }
@@ -120,9 +120,9 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
 /// analysis id (hashed in the first pass) with what was collected.
 fn parse_streamed<'a, S: CallSink>(
     file_name: &str,
-    input: impl Read,
+    input: impl Read + Send,
     gzip: bool,
-    reopen: &dyn Fn() -> io::Result<Box<dyn Read + 'a>>,
+    reopen: &dyn Fn() -> io::Result<Box<dyn Read + Send + 'a>>,
     limits: ReadLimits,
     sink: &mut S,
 ) -> Result<(String, Collected), ReportError> {
@@ -173,7 +173,7 @@ fn parse_streamed<'a, S: CallSink>(
 #[allow(clippy::too_many_arguments)]
 fn parse_stream<S: CallSink>(
     file_name: &str,
-    input: impl Read,
+    input: impl Read + Send,
     gzip: bool,
     limits: ReadLimits,
     sink: &mut S,
@@ -181,12 +181,28 @@ fn parse_stream<S: CallSink>(
     pass: Pass,
     hasher: Option<&mut blake3::Hasher>,
 ) -> Result<(), ReportError> {
-    let decoded: Box<dyn Read + '_> = if gzip {
+    let decoded: Box<dyn Read + Send + '_> = if gzip {
         Box::new(MultiGzDecoder::new(input))
     } else {
         Box::new(input)
     };
-    let chunks = Chunks::new(decoded, limits.max_report_bytes, hasher);
+    std::thread::scope(|scope| {
+        let ahead = read_ahead(scope, decoded, limits.max_report_bytes, hasher);
+        let chunks = Chunks::new(Box::new(ahead), limits.max_report_bytes);
+        parse_chunks(file_name, gzip, &chunks, limits, sink, out, pass)
+    })
+}
+
+/// [`parse_stream`], the reader started.
+fn parse_chunks<S: CallSink>(
+    file_name: &str,
+    gzip: bool,
+    chunks: &Chunks<'_>,
+    limits: ReadLimits,
+    sink: &mut S,
+    out: &mut Collected,
+    pass: Pass,
+) -> Result<(), ReportError> {
     let too_large = || ReportError::TooLarge {
         file: file_name.to_owned(),
         limit: limits.max_report_bytes,
@@ -202,8 +218,8 @@ fn parse_stream<S: CallSink>(
         Err(_) => {}
     }
     let r = {
-        let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, &chunks));
-        deserialize(&mut de, sink, out, pass, Some(&chunks))
+        let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, chunks));
+        deserialize(&mut de, sink, out, pass, Some(chunks))
     };
     if chunks.exceeded() {
         return Err(too_large());
@@ -254,7 +270,7 @@ pub(crate) fn read_report_streamed<S: CallSink>(
     sink: &mut S,
 ) -> Result<ReportMeta, ReportError> {
     let gzip = stored.starts_with(&[0x1f, 0x8b]);
-    let reopen = || -> io::Result<Box<dyn Read + '_>> { Ok(Box::new(stored)) };
+    let reopen = || -> io::Result<Box<dyn Read + Send + '_>> { Ok(Box::new(stored)) };
     let (id, out) = parse_streamed(name, stored, gzip, &reopen, limits, sink)?;
     Ok(meta(id, name.to_owned(), stored.len() as u64, out))
 }
@@ -311,7 +327,7 @@ fn parse_stored<S: CallSink>(
                 return Err(too_large());
             }
             drop(text);
-            let reopen = || -> io::Result<Box<dyn Read + '_>> { Ok(Box::new(stored)) };
+            let reopen = || -> io::Result<Box<dyn Read + Send + '_>> { Ok(Box::new(stored)) };
             let (id, out) = parse_streamed(file_name, stored, true, &reopen, limits, sink)?;
             return Ok(meta(id, report.to_owned(), stored.len() as u64, out));
         }
