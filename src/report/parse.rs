@@ -865,7 +865,11 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessVisitor<'_, '_, S> {
                                 });
                             }
                             calls = CallsSeen::Skipped;
-                            map.next_value_seed(SkipCalls(&mut *ctx))?;
+                            map.next_value_seed(Skip {
+                                path: &mut ctx.path,
+                                key: "calls",
+                                arrays: ctx.arrays,
+                            })?;
                         }
                         _ => {
                             calls = CallsSeen::Kept;
@@ -1064,36 +1068,6 @@ impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
             i += 1;
         }
         Ok(i)
-    }
-}
-
-/// The calls of a process whose header is not known yet, in a first
-/// streamed pass: checked (their syntax only), not read.
-struct SkipCalls<'c, 's, S>(&'c mut Ctx<'s, S>);
-
-impl<'de, S: CallSink> DeserializeSeed<'de> for SkipCalls<'_, '_, S> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        self.0.path.push_key("calls");
-        let ctx = &mut *self.0;
-        d.deserialize_seq(SkipCalls(&mut *ctx))?;
-        ctx.path.pop();
-        Ok(())
-    }
-}
-
-impl<'de, S: CallSink> Visitor<'de> for SkipCalls<'_, '_, S> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a list of calls")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let taken = self.0.arrays.and_then(|a| a.take_array(&mut check_piece));
-        if let Some(r) = taken {
-            return r.map_err(de::Error::custom);
-        }
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(())
     }
 }
 
