@@ -59,10 +59,12 @@ pub(crate) fn read_ahead<'scope, R: Read + Send + 'scope>(
         let mut input = input.take(limit.saturating_add(1));
         let mut hasher = hasher;
         loop {
-            let mut chunk = spare.try_recv().unwrap_or_default();
-            chunk.clear();
-            let got = (&mut input).take(CHUNK as u64).read_to_end(&mut chunk);
-            if matches!(got, Ok(0)) {
+            // Buffers go round (no allocation per chunk, none in this thread's arena after the first few).
+            let mut chunk = spare.try_recv().unwrap_or_else(|_| vec![0; READ_AHEAD]);
+            chunk.resize(READ_AHEAD, 0);
+            let (n, failed) = fill_from(&mut input, &mut chunk);
+            chunk.truncate(n);
+            if n == 0 && failed.is_none() {
                 return;
             }
             // What was read before an error is handed over first.
@@ -72,7 +74,7 @@ pub(crate) fn read_ahead<'scope, R: Read + Send + 'scope>(
             if !chunk.is_empty() && tx.send(Ok(chunk)).is_err() {
                 return;
             }
-            if let Err(e) = got {
+            if let Some(e) = failed {
                 let _ = tx.send(Err(e));
                 return;
             }
@@ -85,6 +87,24 @@ pub(crate) fn read_ahead<'scope, R: Read + Send + 'scope>(
         at: 0,
         failed: None,
     }
+}
+
+/// Bytes per chunk handed over by [`read_ahead`].
+const READ_AHEAD: usize = if cfg!(test) { 32 } else { 1 << 20 };
+
+/// Read into `buf` until it is full, the input ends or fails: the bytes
+/// read, and the error that stopped it.
+fn fill_from(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
+    let mut n = 0;
+    while n < buf.len() {
+        match input.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, Some(e)),
+        }
+    }
+    (n, None)
 }
 
 /// The reading end of [`read_ahead`].
@@ -350,7 +370,7 @@ fn feed_scan(mut state: Feed, text: &[u8]) -> (usize, Feed, bool) {
             },
             Feed::Colon => match text[i] {
                 b' ' | b'\n' | b'\r' | b'\t' => i += 1,
-                b'[' | b'{' => return (i + 1, Feed::Normal, true),
+                b'[' => return (i + 1, Feed::Normal, true),
                 _ => state = Feed::Normal,
             },
         }

@@ -280,7 +280,7 @@ impl<'de> DeserializeSeed<'de> for StrAt<'_> {
 }
 
 /// Skips a value (validating its syntax only), at a key of the report;
-/// with `arrays`, an array or object is skipped in pieces ([`ArrayPieces`]).
+/// with `arrays`, its arrays are skipped in pieces ([`ArrayPieces`]).
 struct Skip<'a> {
     path: &'a mut JsonPath,
     key: &'a str,
@@ -292,7 +292,7 @@ impl<'de> DeserializeSeed<'de> for Skip<'_> {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         self.path.push_name(self.key);
         match self.arrays {
-            Some(arrays) => d.deserialize_any(SkipInPieces(arrays))?,
+            Some(arrays) => SkipInPieces(arrays).deserialize(d)?,
             None => IgnoredAny::deserialize(d).map(drop)?,
         }
         self.path.pop();
@@ -300,9 +300,16 @@ impl<'de> DeserializeSeed<'de> for Skip<'_> {
     }
 }
 
-/// A value skipped by [`Skip`] with the reader's help: arrays and objects
-/// are taken over and checked in pieces when the reader can.
+/// A value skipped by [`Skip`] with the reader's help: arrays are taken
+/// over and checked in pieces when the reader can.
 struct SkipInPieces<'a>(&'a dyn ArrayPieces);
+
+impl<'de> DeserializeSeed<'de> for SkipInPieces<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
 
 /// Check the syntax of a piece of an array or object.
 fn check_piece(piece: &[u8], first: usize) -> Result<usize, serde_json::Error> {
@@ -324,11 +331,12 @@ impl<'de> Visitor<'de> for SkipInPieces<'_> {
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(())
     }
+    /// Objects are walked (their arrays taken over): an object's members
+    /// can be as big as a section, more than a chunk should hold.
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        if let Some(r) = self.0.take_array(&mut check_piece) {
-            return r.map_err(de::Error::custom);
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value_seed(SkipInPieces(self.0))?;
         }
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
         Ok(())
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
