@@ -1,8 +1,9 @@
 //! Big reports read in large chunks, with their `calls` arrays parsed from
 //! slices (issue 16).
 //!
-//! A report too big to hold in memory is decompressed, counted and hashed in
-//! chunks of a few MiB ([`Chunks`]). The report's outer structure still goes
+//! A report too big to hold in memory is decompressed and hashed on a
+//! thread of its own ([`read_ahead`]), and counted and parsed from a buffer
+//! of a few MiB ([`Chunks`]). The report's outer structure still goes
 //! through serde_json's reader interface, but every array that is the value of
 //! a key (`"…": [`) ends one read, so that when the parser's visitor for a
 //! process's `calls` is called, nothing past its `[` has been handed to
@@ -29,6 +30,10 @@ const CHUNK: usize = 4 << 20;
 #[cfg(test)]
 const CHUNK: usize = 48;
 
+/// Parses one piece of an array (its text, the index of its first element):
+/// the index after its last element.
+pub(crate) type PieceParser<'a> = dyn FnMut(&[u8], usize) -> Result<usize, serde_json::Error> + 'a;
+
 /// An array taken over from serde_json, handed out in pieces.
 pub(crate) trait ArrayPieces {
     /// When serde_json has just read the `[` of a key's array value, hand its
@@ -37,10 +42,7 @@ pub(crate) trait ArrayPieces {
     /// `None` when the reader is not there (read that array with serde).
     /// An error of `f` is kept with its place in the report
     /// ([`Chunks::piece_error`]); the one returned is only a marker.
-    fn take_array(
-        &self,
-        f: &mut dyn FnMut(&[u8], usize) -> Result<usize, serde_json::Error>,
-    ) -> Option<Result<(), String>>;
+    fn take_array(&self, f: &mut PieceParser<'_>) -> Option<Result<(), String>>;
 }
 
 /// Read `input` on a thread of `scope`, in chunks handed over a bounded
@@ -94,7 +96,7 @@ const READ_AHEAD: usize = if cfg!(test) { 32 } else { 1 << 20 };
 
 /// Read into `buf` until it is full, the input ends or fails: the bytes
 /// read, and the error that stopped it.
-fn fill_from(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
+pub(crate) fn fill_from(input: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
     let mut n = 0;
     while n < buf.len() {
         match input.read(&mut buf[n..]) {
@@ -427,10 +429,7 @@ fn scan_elements(text: &[u8], close: u8) -> Boundary {
 }
 
 impl ArrayPieces for Chunks<'_> {
-    fn take_array(
-        &self,
-        f: &mut dyn FnMut(&[u8], usize) -> Result<usize, serde_json::Error>,
-    ) -> Option<Result<(), String>> {
+    fn take_array(&self, f: &mut PieceParser<'_>) -> Option<Result<(), String>> {
         let mut inner = self.0.try_borrow_mut().ok()?;
         if !inner.at_stop {
             return None;

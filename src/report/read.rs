@@ -6,7 +6,7 @@
 //! decompression (spec section 1), is computed on the way: a report and its
 //! gzipped copy are one analysis.
 
-use super::chunked::{read_ahead, ArrayPieces, Chunks};
+use super::chunked::{fill_from, read_ahead, ArrayPieces, Chunks};
 use super::parse::{parse_report, Collected, Pass};
 use super::{CallSink, ReportMeta};
 use flate2::read::MultiGzDecoder;
@@ -106,7 +106,10 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
     }
 
     let mut magic = [0u8; 2];
-    let n = read_up_to(&mut file, &mut magic).map_err(|e| io_err(context("cannot read", e)))?;
+    let (n, failed) = fill_from(&mut file, &mut magic);
+    if let Some(e) = failed {
+        return Err(io_err(context("cannot read", e)));
+    }
     let gzip = n == 2 && magic == [0x1f, 0x8b];
     let prefix = io::Cursor::new(magic[..n].to_vec());
     let reopen = || -> io::Result<Box<dyn Read + Send>> { Ok(Box::new(File::open(path)?)) };
@@ -477,19 +480,6 @@ fn stream_error(file: &str, gzip: bool, e: io::Error) -> ReportError {
         file: file.to_owned(),
         source,
     }
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 #[cfg(test)]
