@@ -15,6 +15,7 @@
 
 mod call;
 mod cape;
+mod chunked;
 mod iocs;
 mod parse;
 mod read;

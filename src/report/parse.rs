@@ -23,6 +23,7 @@
 
 use super::call::{Arg, CallBuf, Canon, CanonSeed, Scalar};
 use super::cape::{normalise, parse_pid};
+use super::chunked::ArrayPieces;
 use super::iocs::{Int, Text};
 use super::iocs::{Iocs, Network, RawDropped, RawSignature, TextList, Ttps};
 use super::{AnalysisInfo, CallSink, Format, ProcessInfo, SampleInfo};
@@ -67,11 +68,13 @@ pub(crate) enum Pass {
 }
 
 /// Walk one report. On error, returns the JSON path of the failure with serde_json's error.
+/// With `arrays`, the calls arrays are taken over from `d` and parsed in pieces.
 pub(crate) fn parse_report<'de, D, S>(
     d: D,
     sink: &mut S,
     out: &mut Collected,
     pass: Pass,
+    arrays: Option<&dyn ArrayPieces>,
 ) -> Result<(), (String, serde_json::Error)>
 where
     D: Deserializer<'de, Error = serde_json::Error>,
@@ -83,6 +86,7 @@ where
         sink,
         out,
         pass,
+        arrays,
         path: std::mem::take(&mut scratch.path),
         inner: None,
         key: std::mem::take(&mut scratch.key),
@@ -141,6 +145,8 @@ struct Ctx<'s, S> {
     sink: &'s mut S,
     out: &'s mut Collected,
     pass: Pass,
+    /// The reader of a big report, which hands out the calls arrays in pieces.
+    arrays: Option<&'s dyn ArrayPieces>,
     /// Where the walk is; on error, where it failed.
     path: JsonPath,
     /// The path inside a section read with `serde_path_to_error`, when it failed there.
@@ -273,18 +279,82 @@ impl<'de> DeserializeSeed<'de> for StrAt<'_> {
     }
 }
 
-/// Skips a value (validating its syntax only), at a key of the report.
+/// Skips a value (validating its syntax only), at a key of the report;
+/// with `arrays`, its arrays are skipped in pieces ([`ArrayPieces`]).
 struct Skip<'a> {
     path: &'a mut JsonPath,
     key: &'a str,
+    arrays: Option<&'a dyn ArrayPieces>,
 }
 
 impl<'de> DeserializeSeed<'de> for Skip<'_> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         self.path.push_name(self.key);
-        IgnoredAny::deserialize(d)?;
+        match self.arrays {
+            Some(arrays) => SkipInPieces(arrays).deserialize(d)?,
+            None => IgnoredAny::deserialize(d).map(drop)?,
+        }
         self.path.pop();
+        Ok(())
+    }
+}
+
+/// A value skipped by [`Skip`] with the reader's help: arrays are taken
+/// over and checked in pieces when the reader can.
+struct SkipInPieces<'a>(&'a dyn ArrayPieces);
+
+impl<'de> DeserializeSeed<'de> for SkipInPieces<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// Check the syntax of a piece of an array or object.
+fn check_piece(piece: &[u8], first: usize) -> Result<usize, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(piece);
+    IgnoredAny::deserialize(&mut de)?;
+    de.end()?;
+    Ok(first)
+}
+
+impl<'de> Visitor<'de> for SkipInPieces<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        if let Some(r) = self.0.take_array(&mut check_piece) {
+            return r.map_err(de::Error::custom);
+        }
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
+    /// Objects are walked (their arrays taken over): an object's members
+    /// can be as big as a section, more than a chunk should hold.
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key::<IgnoredAny>()?.is_some() {
+            map.next_value_seed(SkipInPieces(self.0))?;
+        }
+        Ok(())
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
         Ok(())
     }
 }
@@ -430,6 +500,7 @@ impl<'de, S: CallSink> Visitor<'de> for ReportVisitor<'_, '_, S> {
                     map.next_value_seed(Skip {
                         path: &mut ctx.path,
                         key: &ctx.key,
+                        arrays: ctx.arrays,
                     })?;
                 }
                 continue;
@@ -495,6 +566,7 @@ impl<'de, S: CallSink> Visitor<'de> for ReportVisitor<'_, '_, S> {
                     map.next_value_seed(Skip {
                         path: &mut ctx.path,
                         key: &ctx.key,
+                        arrays: ctx.arrays,
                     })?;
                 }
             }
@@ -613,6 +685,7 @@ impl<'de, S: CallSink> Visitor<'de> for BehaviorVisitor<'_, '_, S> {
                     map.next_value_seed(Skip {
                         path: &mut ctx.path,
                         key: &ctx.key,
+                        arrays: ctx.arrays,
                     })?;
                 }
             }
@@ -782,6 +855,7 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessVisitor<'_, '_, S> {
                             map.next_value_seed(CallsSeed {
                                 ctx: &mut *ctx,
                                 format: Some(format),
+                                first: None,
                             })?;
                         }
                         (_, complete, format, info) if ctx.pass == Pass::Stream => {
@@ -799,9 +873,10 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessVisitor<'_, '_, S> {
                                 });
                             }
                             calls = CallsSeen::Skipped;
-                            map.next_value_seed(SkipKey {
+                            map.next_value_seed(Skip {
                                 path: &mut ctx.path,
                                 key: "calls",
+                                arrays: ctx.arrays,
                             })?;
                         }
                         _ => {
@@ -809,6 +884,7 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessVisitor<'_, '_, S> {
                             map.next_value_seed(CallsSeed {
                                 ctx: &mut *ctx,
                                 format: None,
+                                first: None,
                             })?;
                         }
                     }
@@ -817,6 +893,7 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessVisitor<'_, '_, S> {
                     map.next_value_seed(Skip {
                         path: &mut ctx.path,
                         key: &ctx.key,
+                        arrays: ctx.arrays,
                     })?;
                 }
             }
@@ -886,11 +963,13 @@ impl<'de, S: CallSink> Visitor<'de> for SecondPassProcess<'_, '_, S> {
                 map.next_value_seed(CallsSeed {
                     ctx: &mut *ctx,
                     format: Some(format),
+                    first: None,
                 })?;
             } else {
                 map.next_value_seed(Skip {
                     path: &mut ctx.path,
                     key: &ctx.key,
+                    arrays: ctx.arrays,
                 })?;
             }
         }
@@ -906,6 +985,8 @@ impl<'de, S: CallSink> Visitor<'de> for SecondPassProcess<'_, '_, S> {
 struct CallsSeed<'c, 's, S> {
     ctx: &'c mut Ctx<'s, S>,
     format: Option<Format>,
+    /// A piece of the array ([`ArrayPieces`]) whose first call has this index.
+    first: Option<usize>,
 }
 
 impl<'de, S: CallSink> DeserializeSeed<'de> for CallsSeed<'_, '_, S> {
@@ -916,20 +997,53 @@ impl<'de, S: CallSink> DeserializeSeed<'de> for CallsSeed<'_, '_, S> {
         d.deserialize_seq(CallsSeed {
             ctx: &mut *ctx,
             format: self.format,
+            first: None,
         })?;
         ctx.path.pop();
         Ok(())
     }
 }
 
+/// Hand a calls array to `parse` in pieces, when the reader can (see [`ArrayPieces`]).
+fn take_calls<S>(
+    ctx: &mut Ctx<'_, S>,
+    parse: impl Fn(
+        &mut Ctx<'_, S>,
+        &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
+        usize,
+    ) -> Result<usize, serde_json::Error>,
+) -> Option<Result<(), String>> {
+    let arrays = ctx.arrays?;
+    arrays.take_array(&mut |piece, first| {
+        let mut de = serde_json::Deserializer::from_slice(piece);
+        let n = parse(&mut *ctx, &mut de, first)?;
+        de.end()?;
+        Ok(n)
+    })
+}
+
 impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
-    type Value = ();
+    /// The index after the last call read.
+    type Value = usize;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a list of calls")
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
         let ctx = self.ctx;
-        let mut i = 0usize;
+        let format = self.format;
+        if self.first.is_none() {
+            let taken = take_calls(ctx, |ctx, de, first| {
+                de.deserialize_seq(CallsSeed {
+                    ctx,
+                    format,
+                    first: Some(first),
+                })
+            });
+            if let Some(r) = taken {
+                return r.map(|()| 0).map_err(de::Error::custom);
+            }
+        }
+        let mut i = self.first.unwrap_or(0);
         loop {
             let buf = match self.format {
                 Some(_) => &mut ctx.call,
@@ -962,7 +1076,7 @@ impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
             }
             i += 1;
         }
-        Ok(())
+        Ok(i)
     }
 }
 
@@ -1239,6 +1353,7 @@ impl<'de> Visitor<'de> for NamedArg<'_> {
                     map.next_value_seed(Skip {
                         path: &mut *self.path,
                         key: self.field,
+                        arrays: None,
                     })?;
                 }
             }

@@ -6,6 +6,7 @@
 //! decompression (spec section 1), is computed on the way: a report and its
 //! gzipped copy are one analysis.
 
+use super::chunked::{fill_from, read_ahead, ArrayPieces, Chunks};
 use super::parse::{parse_report, Collected, Pass};
 use super::{CallSink, ReportMeta};
 use flate2::read::MultiGzDecoder;
@@ -105,10 +106,13 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
     }
 
     let mut magic = [0u8; 2];
-    let n = read_up_to(&mut file, &mut magic).map_err(|e| io_err(context("cannot read", e)))?;
+    let (n, failed) = fill_from(&mut file, &mut magic);
+    if let Some(e) = failed {
+        return Err(io_err(context("cannot read", e)));
+    }
     let gzip = n == 2 && magic == [0x1f, 0x8b];
     let prefix = io::Cursor::new(magic[..n].to_vec());
-    let reopen = || -> io::Result<Box<dyn Read>> { Ok(Box::new(File::open(path)?)) };
+    let reopen = || -> io::Result<Box<dyn Read + Send>> { Ok(Box::new(File::open(path)?)) };
     let (id, out) = parse_streamed(&file_name, prefix.chain(file), gzip, &reopen, limits, sink)?;
     Ok(meta(id, report, stored_bytes, out))
 }
@@ -119,9 +123,9 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
 /// analysis id (hashed in the first pass) with what was collected.
 fn parse_streamed<'a, S: CallSink>(
     file_name: &str,
-    input: impl Read,
+    input: impl Read + Send,
     gzip: bool,
-    reopen: &dyn Fn() -> io::Result<Box<dyn Read + 'a>>,
+    reopen: &dyn Fn() -> io::Result<Box<dyn Read + Send + 'a>>,
     limits: ReadLimits,
     sink: &mut S,
 ) -> Result<(String, Collected), ReportError> {
@@ -172,7 +176,7 @@ fn parse_streamed<'a, S: CallSink>(
 #[allow(clippy::too_many_arguments)]
 fn parse_stream<S: CallSink>(
     file_name: &str,
-    input: impl Read,
+    input: impl Read + Send,
     gzip: bool,
     limits: ReadLimits,
     sink: &mut S,
@@ -180,45 +184,82 @@ fn parse_stream<S: CallSink>(
     pass: Pass,
     hasher: Option<&mut blake3::Hasher>,
 ) -> Result<(), ReportError> {
-    let decoded: Box<dyn Read + '_> = if gzip {
+    let decoded: Box<dyn Read + Send + '_> = if gzip {
         Box::new(MultiGzDecoder::new(input))
     } else {
         Box::new(input)
     };
-    let decoded: Box<dyn Read + '_> = match hasher {
-        Some(hasher) => Box::new(HashingReader { inner: decoded, hasher }),
-        None => decoded,
+    std::thread::scope(|scope| {
+        let ahead = read_ahead(scope, decoded, limits.max_report_bytes, hasher);
+        let chunks = Chunks::new(Box::new(ahead), limits.max_report_bytes);
+        parse_chunks(file_name, gzip, &chunks, limits, sink, out, pass)
+    })
+}
+
+/// [`parse_stream`], the reader started.
+fn parse_chunks<S: CallSink>(
+    file_name: &str,
+    gzip: bool,
+    chunks: &Chunks<'_>,
+    limits: ReadLimits,
+    sink: &mut S,
+    out: &mut Collected,
+    pass: Pass,
+) -> Result<(), ReportError> {
+    let too_large = || ReportError::TooLarge {
+        file: file_name.to_owned(),
+        limit: limits.max_report_bytes,
     };
-    let mut counted = LimitReader {
-        inner: decoded,
-        left: limits.max_report_bytes,
-        exceeded: false,
-    };
-    let r = {
-        let mut buffered = BufReader::with_capacity(1 << 16, &mut counted);
-        if let Ok(start) = io::BufRead::fill_buf(&mut buffered) {
-            if let Some(e) = bad_start(file_name, start) {
+    match chunks.start() {
+        Ok(start) => {
+            if let Some(e) = bad_start(file_name, &start) {
                 return Err(e);
             }
         }
-        let mut de = serde_json::Deserializer::from_reader(buffered);
-        deserialize(&mut de, sink, out, pass)
+        Err(_) if chunks.exceeded() => return Err(too_large()),
+        // serde_json meets the error again, and says it as for any read.
+        Err(_) => {}
+    }
+    let r = {
+        let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 16, chunks));
+        deserialize(&mut de, sink, out, pass, Some(chunks))
     };
-    if counted.exceeded {
-        return Err(ReportError::TooLarge {
-            file: file_name.to_owned(),
-            limit: limits.max_report_bytes,
-        });
+    if chunks.exceeded() {
+        return Err(too_large());
+    }
+    if let Some(e) = chunks.take_io_error() {
+        return Err(stream_error(file_name, gzip, e));
     }
     match r {
         Ok(()) if pass == Pass::Second => Ok(()),
-        Ok(()) => {
-            // The hash covers every byte, including what the parser did not need.
-            io::copy(&mut counted.inner, &mut io::sink()).map_err(|e| stream_error(file_name, gzip, e))?;
-            Ok(())
-        }
+        // The hash covers every byte, including what the parser did not need.
+        Ok(()) => chunks.drain().map_err(|e| match chunks.exceeded() {
+            true => too_large(),
+            false => stream_error(file_name, gzip, e),
+        }),
         Err((_, inner)) if inner.is_io() => Err(stream_error(file_name, gzip, io::Error::other(inner.to_string()))),
-        Err(e) => Err(json_error(file_name, e)),
+        Err((path, inner)) => {
+            let mut err = json_error(file_name, (path, inner));
+            if let ReportError::Json {
+                message, line, column, ..
+            } = &mut err
+            {
+                // Where it is in the report, not in a piece or in what serde_json saw.
+                let at = match chunks.piece_error() {
+                    Some((piece_message, at)) => Some((shorten(piece_message, 400), at)),
+                    None if *line == 0 => None,
+                    None => {
+                        let said = message.rfind(" at line ").map_or(&message[..], |i| &message[..i]);
+                        Some((said.to_owned(), chunks.position(*line, *column)))
+                    }
+                };
+                if let Some((said, at)) = at {
+                    (*line, *column) = (at.line, at.col);
+                    *message = format!("{said} at line {line} column {column}");
+                }
+            }
+            Err(err)
+        }
     }
 }
 
@@ -232,7 +273,7 @@ pub(crate) fn read_report_streamed<S: CallSink>(
     sink: &mut S,
 ) -> Result<ReportMeta, ReportError> {
     let gzip = stored.starts_with(&[0x1f, 0x8b]);
-    let reopen = || -> io::Result<Box<dyn Read + '_>> { Ok(Box::new(stored)) };
+    let reopen = || -> io::Result<Box<dyn Read + Send + '_>> { Ok(Box::new(stored)) };
     let (id, out) = parse_streamed(name, stored, gzip, &reopen, limits, sink)?;
     Ok(meta(id, name.to_owned(), stored.len() as u64, out))
 }
@@ -289,7 +330,7 @@ fn parse_stored<S: CallSink>(
                 return Err(too_large());
             }
             drop(text);
-            let reopen = || -> io::Result<Box<dyn Read + '_>> { Ok(Box::new(stored)) };
+            let reopen = || -> io::Result<Box<dyn Read + Send + '_>> { Ok(Box::new(stored)) };
             let (id, out) = parse_streamed(file_name, stored, true, &reopen, limits, sink)?;
             return Ok(meta(id, report.to_owned(), stored.len() as u64, out));
         }
@@ -303,7 +344,7 @@ fn parse_stored<S: CallSink>(
     }
     let mut out = Collected::default();
     let mut de = serde_json::Deserializer::from_slice(text);
-    deserialize(&mut de, sink, &mut out, Pass::Whole).map_err(|e| {
+    deserialize(&mut de, sink, &mut out, Pass::Whole, None).map_err(|e| {
         let mut err = json_error(file_name, e);
         if let ReportError::Json {
             message, line, column, ..
@@ -369,8 +410,9 @@ fn deserialize<'de, R: serde_json::de::Read<'de>, S: CallSink>(
     sink: &mut S,
     out: &mut Collected,
     pass: Pass,
+    arrays: Option<&dyn ArrayPieces>,
 ) -> Result<(), (String, serde_json::Error)> {
-    parse_report(&mut *de, sink, out, pass)?;
+    parse_report(&mut *de, sink, out, pass, arrays)?;
     de.end().map_err(|e| (String::new(), e))
 }
 
@@ -437,51 +479,6 @@ fn stream_error(file: &str, gzip: bool, e: io::Error) -> ReportError {
     ReportError::Io {
         file: file.to_owned(),
         source,
-    }
-}
-
-fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
-}
-
-struct HashingReader<'h, R> {
-    inner: R,
-    hasher: &'h mut blake3::Hasher,
-}
-
-impl<R: Read> Read for HashingReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-/// Fails the read once more than `left` bytes have gone through.
-struct LimitReader<R> {
-    inner: R,
-    left: u64,
-    exceeded: bool,
-}
-
-impl<R: Read> Read for LimitReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if n as u64 > self.left {
-            self.exceeded = true;
-            return Err(io::Error::other("report exceeds limits.max_report_bytes"));
-        }
-        self.left -= n as u64;
-        Ok(n)
     }
 }
 
