@@ -359,22 +359,6 @@ impl<'de> Visitor<'de> for SkipInPieces<'_> {
     }
 }
 
-/// Skips a value at a known key.
-struct SkipKey<'a> {
-    path: &'a mut JsonPath,
-    key: &'static str,
-}
-
-impl<'de> DeserializeSeed<'de> for SkipKey<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        self.path.push_key(self.key);
-        IgnoredAny::deserialize(d)?;
-        self.path.pop();
-        Ok(())
-    }
-}
-
 /// A small typed value at a known key.
 struct Typed<'a, T> {
     path: &'a mut JsonPath,
@@ -1152,7 +1136,11 @@ impl<'de> Visitor<'de> for CallSeed<'_> {
                         field: key,
                     })?;
                 }
-                k if uncompared.contains(&k) => map.next_value_seed(Skip { path, key: k })?,
+                k if uncompared.contains(&k) => map.next_value_seed(Skip {
+                    path,
+                    key: k,
+                    arrays: None,
+                })?,
                 _ => {
                     // Kept for C3, canonically encoded: the name, then the value.
                     let start = call.rest.len();
