@@ -1,5 +1,5 @@
 //! Big reports read in large chunks, with their `calls` arrays parsed from
-//! slices (issue 16).
+//! slices.
 //!
 //! A report too big to hold in memory is decompressed and hashed on a
 //! thread of its own ([`read_ahead`]), and counted and parsed from a buffer
@@ -47,7 +47,7 @@ pub(crate) trait ArrayPieces {
 
 /// Read `input` on a thread of `scope`, in chunks handed over a bounded
 /// channel, hashing every byte on the way: decompression and the hash take
-/// the second core while this one parses and builds (issue 16). No more than
+/// the second core while this one parses and builds. No more than
 /// `limit` + 1 bytes are read.
 pub(crate) fn read_ahead<'scope, R: Read + Send + 'scope>(
     scope: &'scope std::thread::Scope<'scope, '_>,

@@ -2,7 +2,7 @@
 //! keep the few sections the graph needs and hand each call to the sink as
 //! soon as its process is known.
 //!
-//! Hot path, built for speed (issue 6): the calls are deserialized straight
+//! Hot path, built for speed: the calls are deserialized straight
 //! into one reused [`CallBuf`] (no `serde_json::Value`, no `String` per key
 //! or argument); map keys are read into one reused buffer; the JSON path for
 //! error messages is kept by the visitors themselves as a stack of segments

@@ -19,7 +19,7 @@ const WHOLE_FILE_LIMIT: u64 = 64 << 20;
 
 /// A gzip report read whole is decompressed in memory up to this size;
 /// beyond it, it is parsed as it is decompressed, so that memory follows
-/// the graph, not the report (issue 6: a 1 GB report in under 200 MB).
+/// the graph, not the report (a 1 GB report in under 200 MB).
 const IN_MEMORY_TEXT_LIMIT: u64 = 64 << 20;
 
 /// Bounds on what one report may cost.
