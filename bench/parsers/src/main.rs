@@ -184,7 +184,11 @@ impl<'de> Deserialize<'de> for Calls {
                     out.arg_bytes += c.api.map_or(0, |s| s.len() as u64)
                         + c.category.map_or(0, |s| s.len() as u64)
                         + fields.iter().flat_map(|f| f.as_ref()).map(Scalar::weight).sum::<u64>()
-                        + c.arguments.0.iter().map(|(k, v)| k.len() as u64 + v.weight()).sum::<u64>();
+                        + c.arguments
+                            .0
+                            .iter()
+                            .map(|(k, v)| k.len() as u64 + v.weight())
+                            .sum::<u64>();
                 }
                 Ok(out)
             }
@@ -202,7 +206,11 @@ fn summary(r: &Report) -> (u64, u64) {
         let ids = [p.process_id, p.pid, p.parent_id, p.ppid];
         out.0 += p.calls.calls;
         out.1 += p.calls.arg_bytes
-            + header.iter().flat_map(|h| h.as_ref()).map(|s| s.len() as u64).sum::<u64>()
+            + header
+                .iter()
+                .flat_map(|h| h.as_ref())
+                .map(|s| s.len() as u64)
+                .sum::<u64>()
             + ids.iter().flatten().count() as u64;
     }
     out
@@ -247,7 +255,9 @@ fn main() {
             let stored = std::fs::read(p).expect(p);
             if stored.starts_with(&[0x1f, 0x8b]) {
                 let mut t = Vec::new();
-                flate2::read::MultiGzDecoder::new(&stored[..]).read_to_end(&mut t).expect(p);
+                flate2::read::MultiGzDecoder::new(&stored[..])
+                    .read_to_end(&mut t)
+                    .expect(p);
                 t
             } else {
                 stored
@@ -283,8 +293,16 @@ fn main() {
             found[i] = sum;
         }
     }
-    let avx2 = if cfg!(target_feature = "avx2") { "compiled in" } else { "not compiled in" };
-    println!("{} files, {:.1} MB of JSON, best of {rounds} rounds, AVX2 {avx2}", texts.len(), bytes as f64 / 1e6);
+    let avx2 = if cfg!(target_feature = "avx2") {
+        "compiled in"
+    } else {
+        "not compiled in"
+    };
+    println!(
+        "{} files, {:.1} MB of JSON, best of {rounds} rounds, AVX2 {avx2}",
+        texts.len(),
+        bytes as f64 / 1e6
+    );
     for (i, (name, _)) in parsers.iter().enumerate() {
         println!(
             "{name:24} {:8.3} s {:7.0} MB/s  {:.2}x serde_json typed   calls {} checksum {}",
