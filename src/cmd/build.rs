@@ -5,7 +5,7 @@
 //! goes to standard output.
 
 use super::{load_settings, GraphArgs, Target, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
-use crate::model::{Analysis, Outcome};
+use crate::model::{Analysis, Graph, Outcome};
 use crate::pipeline::{build_report, Done, FilesWritten, Found, Tally};
 use crate::settings::Settings;
 use crate::sink::{dot, json, svg, HandleLabel, OutputFormat};
@@ -101,22 +101,31 @@ fn build_to_stdout(path: &Path, settings: &Settings) -> i32 {
             EXIT_FAILED
         }
         Ok(analysis) => match &analysis.outcome {
-            Outcome::Built(_) => match render(&analysis, settings) {
-                Ok(bytes) => {
-                    let mut stdout = std::io::stdout().lock();
-                    if let Err(e) = stdout.write_all(&bytes).and_then(|_| stdout.flush()) {
-                        if e.kind() != std::io::ErrorKind::BrokenPipe {
-                            eprintln!("error: writing to stdout: {e}");
+            Outcome::Built(graph) => {
+                let mut stdout = std::io::stdout().lock();
+                let written = match settings.output.format {
+                    // Streamed, as files are: the text of a big graph is not
+                    // held whole in memory (82 MB for a 1 GiB report's).
+                    OutputFormat::Json | OutputFormat::Dot => {
+                        let mut out = std::io::BufWriter::with_capacity(1 << 16, &mut stdout);
+                        stream_graph(&mut out, &analysis, graph, settings).and_then(|()| out.flush())
+                    }
+                    OutputFormat::Svg => match render(&analysis, settings) {
+                        Ok(bytes) => stdout.write_all(&bytes).and_then(|()| stdout.flush()),
+                        Err(e) => {
+                            eprintln!("error: {}: {e:#}", path.display());
                             return EXIT_FAILED;
                         }
+                    },
+                };
+                match written {
+                    Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                        eprintln!("error: writing to stdout: {e}");
+                        EXIT_FAILED
                     }
-                    EXIT_OK
+                    _ => EXIT_OK,
                 }
-                Err(e) => {
-                    eprintln!("error: {}: {e:#}", path.display());
-                    EXIT_FAILED
-                }
-            },
+            }
             Outcome::NoBehaviour => {
                 eprintln!("{}: no behaviour (no processes): no graph", path.display());
                 EXIT_OK
@@ -180,12 +189,17 @@ fn write_output(analysis: &Analysis, settings: &Settings, path: &Path) -> Result
     // first: memory follows the graph, not the size of its text.
     let file = std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?;
     let mut out = std::io::BufWriter::with_capacity(1 << 16, file);
+    stream_graph(&mut out, analysis, graph, settings)
+        .and_then(|()| out.flush())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// Write a graph as JSON, or as DOT for any other format, as it is produced.
+fn stream_graph(out: &mut impl Write, analysis: &Analysis, graph: &Graph, settings: &Settings) -> std::io::Result<()> {
     match settings.output.format {
-        OutputFormat::Json => json::write_graph(&mut out, analysis, graph),
-        _ => dot::write_dot(&mut out, graph, settings.output.handle_label, &analysis.meta.report),
+        OutputFormat::Json => json::write_graph(out, analysis, graph),
+        _ => dot::write_dot(out, graph, settings.output.handle_label, &analysis.meta.report),
     }
-    .and_then(|()| out.flush())
-    .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The bytes of one graph in the configured format.

@@ -95,14 +95,20 @@ pub fn read_report<S: CallSink>(path: &Path, limits: ReadLimits, sink: &mut S) -
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if stored_bytes <= WHOLE_FILE_LIMIT {
-        let mut stored = Vec::with_capacity(stored_bytes as usize + 1);
-        // `take`: a file that grows while it is read (or a /proc file that
-        // claims size 0) still goes no further than the limits allow.
-        (&mut file)
-            .take(limits.max_report_bytes.saturating_add(1))
-            .read_to_end(&mut stored)
-            .map_err(|e| io_err(context("cannot read", e)))?;
-        return parse_stored(&file_name, &report, &stored, limits, sink);
+        return with_buffers(|buffers| {
+            let stored = &mut buffers.stored;
+            stored.clear();
+            // One allocation of the right size (the file's, and a byte to see
+            // its end), or none when an earlier report left enough.
+            stored.reserve(stored_bytes as usize + 1);
+            // `take`: a file that grows while it is read (or a /proc file that
+            // claims size 0) still goes no further than the limits allow.
+            (&mut file)
+                .take(limits.max_report_bytes.saturating_add(1))
+                .read_to_end(stored)
+                .map_err(|e| io_err(context("cannot read", e)))?;
+            parse_stored(&file_name, &report, &buffers.stored, &mut buffers.text, limits, sink)
+        });
     }
 
     let mut magic = [0u8; 2];
@@ -288,13 +294,42 @@ pub fn read_report_bytes<S: CallSink>(
     limits: ReadLimits,
     sink: &mut S,
 ) -> Result<ReportMeta, ReportError> {
-    parse_stored(name, name, stored, limits, sink)
+    with_buffers(|buffers| parse_stored(name, name, stored, &mut buffers.text, limits, sink))
 }
 
+/// The memory a worker thread reads reports into, kept from one report to
+/// the next: a fresh multi-megabyte buffer per report costs its page faults
+/// and the kernel's zeroing of every page again (6% of `build` on the real
+/// reports). Both are at most [`WHOLE_FILE_LIMIT`] /
+/// [`IN_MEMORY_TEXT_LIMIT`] (and one byte) long.
+#[derive(Default)]
+struct Buffers {
+    /// The file as stored.
+    stored: Vec<u8>,
+    /// A gzip report's JSON text.
+    text: Vec<u8>,
+}
+
+thread_local! {
+    static BUFFERS: std::cell::Cell<Buffers> = std::cell::Cell::default();
+}
+
+/// Run `f` with this thread's [`Buffers`] (taken out while it runs, so that a
+/// nested read would get buffers of its own rather than a borrow panic).
+fn with_buffers<T>(f: impl FnOnce(&mut Buffers) -> T) -> T {
+    let mut buffers = BUFFERS.take();
+    let out = f(&mut buffers);
+    BUFFERS.set(buffers);
+    out
+}
+
+/// Parse `stored` (plain or gzip JSON); `text` is where a gzip report is
+/// decompressed (its contents are replaced).
 fn parse_stored<S: CallSink>(
     file_name: &str,
     report: &str,
     stored: &[u8],
+    text: &mut Vec<u8>,
     limits: ReadLimits,
     sink: &mut S,
 ) -> Result<ReportMeta, ReportError> {
@@ -306,7 +341,6 @@ fn parse_stored<S: CallSink>(
         return Err(too_large());
     }
     let gzip = stored.starts_with(&[0x1f, 0x8b]);
-    let decompressed;
     let text: &[u8] = if gzip {
         // Decompressed in memory up to a bound; past it (a large report, or a
         // gzip bomb) it is parsed as a stream, so memory stays bounded.
@@ -317,25 +351,23 @@ fn parse_stored<S: CallSink>(
             Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]) as u64,
             _ => 0,
         };
-        let mut text = Vec::new();
+        text.clear();
         if hint <= cap {
-            text.reserve_exact(hint as usize + 1);
+            text.reserve(hint as usize + 1);
             MultiGzDecoder::new(stored)
                 .take(cap.saturating_add(1))
-                .read_to_end(&mut text)
+                .read_to_end(text)
                 .map_err(|e| stream_error(file_name, true, e))?;
         }
         if hint > cap || text.len() as u64 > cap {
             if cap == limits.max_report_bytes && text.len() as u64 > cap {
                 return Err(too_large());
             }
-            drop(text);
             let reopen = || -> io::Result<Box<dyn Read + Send + '_>> { Ok(Box::new(stored)) };
             let (id, out) = parse_streamed(file_name, stored, true, &reopen, limits, sink)?;
             return Ok(meta(id, report.to_owned(), stored.len() as u64, out));
         }
-        decompressed = text;
-        &decompressed
+        text
     } else {
         stored
     };
