@@ -7,12 +7,15 @@
 //! The tables and who owns them: `[graph]` the graph rules
 //! ([`GraphConfig`]), `[neo4j]` and `[ingest]` the Neo4j sink
 //! ([`Neo4jSettings`], [`IngestSettings`]), `[query]` the query pack
-//! ([`QuerySettings`]); `[output]`, `[limits]` and `jobs` are here.
+//! ([`QuerySettings`]), `[correlate]` cross-sample correlation and the
+//! user's safelist entries ([`CorrelateSettings`]); `[output]`, `[limits]`
+//! and `jobs` are here.
 //!
 //! Environment keys use `__` between levels: `GRAPHMALW_GRAPH__SEQUENCE_EDGES=false`,
 //! `GRAPHMALW_INGEST__BATCH_SIZE=5000`; lists are comma-separated.
 //! The password is a [`Secret`]: it prints as `********` everywhere.
 
+pub use crate::correlate::CorrelateSettings;
 use crate::model::GraphConfig;
 use crate::pipeline::Pipeline;
 use crate::queries::QuerySettings;
@@ -36,6 +39,7 @@ pub struct Settings {
     pub neo4j: Neo4jSettings,
     pub ingest: IngestSettings,
     pub query: QuerySettings,
+    pub correlate: CorrelateSettings,
     /// Worker threads for parsing and building; 0 = one per core.
     pub jobs: usize,
 }
@@ -145,6 +149,7 @@ impl Settings {
             self.limits.max_string_len >= 16,
             "limits.max_string_len must be at least 16"
         );
+        self.correlate.noise_filter().context("correlate.safelist")?;
         Ok(())
     }
 
