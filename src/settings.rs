@@ -22,6 +22,7 @@ use crate::queries::QuerySettings;
 use crate::report::ReadLimits;
 pub use crate::sink::neo4j::{IngestSettings, Neo4jSettings, Secret};
 use crate::sink::{HandleLabel, OutputFormat};
+use crate::store::Marks;
 use anyhow::{Context, Result};
 use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Serialize};
@@ -149,7 +150,7 @@ impl Settings {
             self.limits.max_string_len >= 16,
             "limits.max_string_len must be at least 16"
         );
-        self.correlate.noise_filter().context("correlate.safelist")?;
+        self.marks(false)?;
         Ok(())
     }
 
@@ -168,6 +169,13 @@ impl Settings {
             limits: self.read_limits(),
             jobs: self.jobs(),
         }
+    }
+
+    /// What ingest and export mark on the rows: the shipped safelist plus
+    /// the user's, and `baseline` on the analyses.
+    pub fn marks(&self, baseline: bool) -> Result<Marks> {
+        let safelist = self.correlate.noise_filter().context("correlate.safelist")?.safelist;
+        Ok(Marks { safelist, baseline })
     }
 
     pub fn read_limits(&self) -> ReadLimits {
