@@ -378,6 +378,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn campaign_rows_link_every_member() {
+        let c = Campaign {
+            id: "campaign-1".into(),
+            members: vec!["a".into(), "b".into()],
+        };
+        let rows = campaign_rows(&[c], "max_df=50");
+        assert_eq!(
+            rows.nodes[&Label::Campaign],
+            [vec![
+                ("id", Prop::Str("campaign-1".into())),
+                ("members", Prop::Int(2)),
+                ("params", Prop::Str("max_df=50".into())),
+            ]]
+        );
+        let from: Vec<&Prop> = rows.rels[&Rel::InCampaign].iter().map(|r| &r[0].1).collect();
+        assert_eq!(from, [&Prop::Str("a".into()), &Prop::Str("b".into())]);
+        assert!(campaign_rows(&[], "").is_empty());
+    }
+
+    #[test]
     fn marks_set_safelisted_on_background_indicators_and_baseline_on_the_analysis() {
         let report = serde_json::json!({
             "info": {"version": "2.0.7"},
