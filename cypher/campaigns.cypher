@@ -11,7 +11,8 @@
 //   for that query. found_with names the correlate settings. Run `graphmalw correlate`
 //   after ingesting to bring the campaigns up to date; no rows means it has not run
 //   (or found none).
-MATCH (c:Campaign)<-[:IN_CAMPAIGN]-(a:Analysis)
+MATCH (c:Campaign)<-[r]-(a:Analysis)
+WHERE type(r) = 'IN_CAMPAIGN'
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
 WITH c, a, coalesce(s.name, a.report) AS sample
 ORDER BY sample, a.report

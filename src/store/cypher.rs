@@ -229,7 +229,7 @@ mod tests {
         );
         assert_eq!(
             schema.last().map(String::as_str),
-            Some("CREATE INDEX keyhandle_path IF NOT EXISTS FOR (n:KeyHandle) ON (n.path)")
+            Some("CREATE INDEX campaign_params IF NOT EXISTS FOR (n:Campaign) ON (n.params)")
         );
     }
 }

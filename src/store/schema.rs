@@ -153,8 +153,10 @@ const HANDLE: &[Property] = &[
 const SIGNATURE: &[Property] = &[text("description").least(), long("severity").greatest()];
 
 /// A group of analyses `graphmalw correlate` linked by shared rare
-/// indicators: its member count and the settings that found it.
-const CAMPAIGN: &[Property] = &[long("members"), text("params")];
+/// indicators: its member count and the settings that found it. `params` is
+/// indexed so that its key is known before the first `correlate` (the
+/// `campaigns` query then draws no warning from Neo4j).
+const CAMPAIGN: &[Property] = &[long("members"), text("params").indexed()];
 
 const COUNT: Property = long("count");
 const ARGS: Property = text("args");
