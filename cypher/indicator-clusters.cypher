@@ -8,35 +8,43 @@
 // description: Groups of analyses in which every member shares at least min_shared
 //   indicators (file paths, registry keys, mutexes, domains, IP addresses, dropped file
 //   hashes) with another member, after dropping indicators that most analyses share
-//   (once the database holds min_corpus analyses).
+//   (once the database holds min_corpus analyses), safelisted indicators and those a
+//   clean baseline analysis holds.
 //   Two samples that take the same mutex, write the same path, set the same autostart
 //   value and talk to the same host are one family or one operator even when their
 //   hashes and code differ; a cluster is the unit to name, report and hunt for. links
 //   lists each linked pair with the number of indicators it shares. Clusters are
 //   connected components of the "shares at least k" relation, computed in plain Cypher.
 MATCH (x:Analysis)
-WITH count(x) AS total
+WITH count(x) AS total, collect(CASE WHEN x.baseline THEN x.id END) AS baseline
 CALL () {
   MATCH (h:FileHandle)-[:REFERS_TO]->(f:File)
+  WHERE f.safelisted IS NULL
   RETURN DISTINCT h.analysis AS an, 'file:' + f.path AS indicator
   UNION
   MATCH (h:KeyHandle)-[:REFERS_TO]->(k:RegistryKey)
+  WHERE k.safelisted IS NULL
   RETURN DISTINCT h.analysis AS an, 'registry:' + k.path AS indicator
   UNION
   MATCH (a:Analysis)-[:CREATED_MUTEX]->(m:Mutex)
+  WHERE m.safelisted IS NULL
   RETURN a.id AS an, 'mutex:' + m.name AS indicator
   UNION
   MATCH (a:Analysis)-[:CONTACTED]->(d:Domain)
+  WHERE d.safelisted IS NULL
   RETURN a.id AS an, 'domain:' + d.name AS indicator
   UNION
   MATCH (a:Analysis)-[:CONTACTED]->(i:IpAddress)
+  WHERE i.safelisted IS NULL
   RETURN a.id AS an, 'ip:' + i.address AS indicator
   UNION
   MATCH (a:Analysis)-[:DROPPED]->(s:Sample)
+  WHERE s.safelisted IS NULL
   RETURN a.id AS an, 'dropped:' + s.sha256 AS indicator
 }
-WITH total, indicator, collect(DISTINCT an) AS ans
+WITH total, baseline, indicator, collect(DISTINCT an) AS ans
 WHERE size(ans) >= 2 AND (total < $min_corpus OR toFloat(size(ans)) <= $max_share * total)
+  AND none(an IN ans WHERE an IN baseline)
 UNWIND ans AS i
 UNWIND ans AS j
 WITH i, j, indicator

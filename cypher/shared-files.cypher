@@ -10,12 +10,15 @@
 //   A path shared by a few samples (a dropped payload name, a staging folder) links
 //   them to one family or campaign; paths common to most analyses are system noise
 //   and are left out by max_share (once the database holds min_corpus analyses).
+//   Safelisted paths and paths a clean baseline analysis touched are left out always.
 MATCH (x:Analysis)
 WITH count(x) AS total
 MATCH (h:FileHandle)-[:REFERS_TO]->(f:File)
+WHERE f.safelisted IS NULL
 MATCH (a:Analysis {id: h.analysis})
 WITH total, f, collect(DISTINCT a) AS hits
 WHERE size(hits) >= $min_analyses AND (total < $min_corpus OR toFloat(size(hits)) <= $max_share * total)
+  AND none(h IN hits WHERE coalesce(h.baseline, false))
 UNWIND hits AS a
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
 WITH f, a, s

@@ -10,12 +10,15 @@
 //   is one of the strongest links between them (same family, same builder or the same
 //   campaign's configuration). Names that Windows components create in most analyses
 //   (MSCTF, ZonesCache) are noise and max_share leaves them out (once the database
-//   holds min_corpus analyses).
+//   holds min_corpus analyses). Safelisted names and names a clean baseline analysis
+//   created are left out always.
 MATCH (x:Analysis)
 WITH count(x) AS total
 MATCH (a:Analysis)-[:CREATED_MUTEX]->(m:Mutex)
+WHERE m.safelisted IS NULL
 WITH total, m, collect(DISTINCT a) AS hits
 WHERE size(hits) >= $min_analyses AND (total < $min_corpus OR toFloat(size(hits)) <= $max_share * total)
+  AND none(h IN hits WHERE coalesce(h.baseline, false))
 UNWIND hits AS a
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
 WITH m, a, s

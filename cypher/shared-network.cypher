@@ -10,13 +10,16 @@
 //   a panel address or a download host shared by samples ties them to one operator
 //   even when their code differs; the sandbox's own DNS resolver and the OS's update
 //   and certificate hosts show up in most analyses and max_share leaves them out (once
-//   the database holds min_corpus analyses).
+//   the database holds min_corpus analyses). Safelisted hosts (graphmalw's shipped
+//   list and the correlate.safelist setting) and those a clean baseline analysis
+//   contacted are left out always.
 MATCH (x:Analysis)
 WITH count(x) AS total
 MATCH (a:Analysis)-[:CONTACTED]->(n)
-WHERE n:Domain OR n:IpAddress
+WHERE (n:Domain OR n:IpAddress) AND n.safelisted IS NULL
 WITH total, n, collect(DISTINCT a) AS hits
 WHERE size(hits) >= $min_analyses AND (total < $min_corpus OR toFloat(size(hits)) <= $max_share * total)
+  AND none(h IN hits WHERE coalesce(h.baseline, false))
 UNWIND hits AS a
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
 WITH n, a, s

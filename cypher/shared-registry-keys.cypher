@@ -10,13 +10,16 @@
 //   configuration key, its autostart value and the same anti-VM probes, so a key
 //   shared by a few samples links them; keys that most analyses touch (the loader's,
 //   the shell's, locale settings) are noise and max_share leaves them out (once the
-//   database holds min_corpus analyses).
+//   database holds min_corpus analyses). Safelisted keys and keys a clean baseline
+//   analysis touched are left out always.
 MATCH (x:Analysis)
 WITH count(x) AS total
 MATCH (h:KeyHandle)-[:REFERS_TO]->(k:RegistryKey)
+WHERE k.safelisted IS NULL
 MATCH (a:Analysis {id: h.analysis})
 WITH total, k, collect(DISTINCT a) AS hits
 WHERE size(hits) >= $min_analyses AND (total < $min_corpus OR toFloat(size(hits)) <= $max_share * total)
+  AND none(h IN hits WHERE coalesce(h.baseline, false))
 UNWIND hits AS a
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
 WITH k, a, s

@@ -7,18 +7,22 @@
 //! The tables and who owns them: `[graph]` the graph rules
 //! ([`GraphConfig`]), `[neo4j]` and `[ingest]` the Neo4j sink
 //! ([`Neo4jSettings`], [`IngestSettings`]), `[query]` the query pack
-//! (`queries::QuerySettings`); `[output]`, `[limits]` and `jobs` are here.
+//! (`queries::QuerySettings`), `[correlate]` cross-sample correlation and
+//! the user's safelist entries ([`CorrelateSettings`]); `[output]`,
+//! `[limits]` and `jobs` are here.
 //!
 //! Environment keys use `__` between levels: `GRAPHMALW_GRAPH__SEQUENCE_EDGES=false`,
 //! `GRAPHMALW_INGEST__BATCH_SIZE=5000`; lists are comma-separated.
 //! The password is a [`Secret`]: it prints as `********` everywhere.
 
+pub use crate::correlate::CorrelateSettings;
 use crate::model::GraphConfig;
 use crate::pipeline::Pipeline;
 use crate::queries::QuerySettings;
 use crate::report::ReadLimits;
 pub use crate::sink::neo4j::{IngestSettings, Neo4jSettings, Secret};
 use crate::sink::{HandleLabel, OutputFormat};
+use crate::store::Marks;
 use anyhow::{Context, Result};
 use config::{Config, Environment, File, FileFormat};
 use serde::{Deserialize, Serialize};
@@ -36,6 +40,7 @@ pub struct Settings {
     pub neo4j: Neo4jSettings,
     pub ingest: IngestSettings,
     pub query: QuerySettings,
+    pub correlate: CorrelateSettings,
     /// Worker threads for parsing and building; 0 = one per core.
     pub jobs: usize,
 }
@@ -145,6 +150,7 @@ impl Settings {
             self.limits.max_string_len >= 16,
             "limits.max_string_len must be at least 16"
         );
+        self.marks(false)?;
         Ok(())
     }
 
@@ -163,6 +169,13 @@ impl Settings {
             limits: self.read_limits(),
             jobs: self.jobs(),
         }
+    }
+
+    /// What ingest and export mark on the rows: the shipped safelist plus
+    /// the user's, and `baseline` on the analyses.
+    pub fn marks(&self, baseline: bool) -> Result<Marks> {
+        let safelist = self.correlate.noise_filter().context("correlate.safelist")?.safelist;
+        Ok(Marks { safelist, baseline })
     }
 
     pub fn read_limits(&self) -> ReadLimits {

@@ -18,7 +18,6 @@ use crate::pipeline::{Done, FilesWritten, Found, Output, Tally};
 use crate::settings::Settings;
 use crate::sink::csv::{self as csvsink, CsvWriter};
 use crate::sink::{graphml, jsonl};
-use crate::store::analysis_rows;
 use anyhow::{bail, Context, Result};
 use std::collections::HashMap;
 use std::io::{BufWriter, Write};
@@ -145,6 +144,13 @@ fn neo4j_csv(settings: &Settings, args: CsvArgs) -> i32 {
     };
     let mut out = CsvOutput { writer, dir: &args.out };
     let max_len = settings.limits.max_string_len;
+    let marks = match settings.marks(false) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
     let mut tally = Tally {
         failed: walk_failed,
         ..Tally::default()
@@ -153,7 +159,7 @@ fn neo4j_csv(settings: &Settings, args: CsvArgs) -> i32 {
     let prepare = |_: &Found, a: &Analysis| {
         Ok(Done::Ready(csvsink::prepare(
             a.meta.id.clone(),
-            analysis_rows(a, max_len),
+            marks.rows(a, max_len),
         )?))
     };
     let result = settings.pipeline().run(&found, &bar, &mut tally, prepare, &mut out);

@@ -19,7 +19,7 @@ use crate::model::Analysis;
 use crate::pipeline::{Done, Found, Output, Tally};
 use crate::settings::Settings;
 use crate::sink::neo4j::{DbError, Neo4jSink, Written};
-use crate::store::{analysis_rows, Label, Rel, Rows};
+use crate::store::{Label, Marks, Rel, Rows};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
@@ -45,6 +45,11 @@ pub struct IngestArgs {
     /// Rewrite analyses that are already complete.
     #[arg(long)]
     pub force: bool,
+    /// Mark these analyses as a clean baseline: the indicators they hold never
+    /// link samples (shared-indicator queries, `correlate`). With `--force`
+    /// to mark analyses ingested before.
+    #[arg(long)]
+    pub baseline: bool,
     /// Build everything and report what would be written, without a database.
     #[arg(long)]
     pub dry_run: bool,
@@ -179,6 +184,13 @@ pub fn run(config: Option<&Path>, args: IngestArgs, shutdown: impl Future<Output
 /// first polled is in place from the start.
 async fn ingest(settings: Settings, args: IngestArgs, shutdown: impl Future<Output = ()>) -> i32 {
     let started = Instant::now();
+    let marks = match settings.marks(args.baseline) {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return EXIT_USAGE;
+        }
+    };
     tokio::pin!(shutdown);
     tokio::select! {
         biased;
@@ -210,7 +222,7 @@ async fn ingest(settings: Settings, args: IngestArgs, shutdown: impl Future<Outp
     let pipeline = {
         let (settings, bar) = (settings.clone(), bar.clone());
         let to_writer = ToWriter { tx, built: built_tx };
-        std::thread::spawn(move || build_rows(&settings, found, complete, &bar, to_writer))
+        std::thread::spawn(move || build_rows(&settings, &marks, found, complete, &bar, to_writer))
     };
     let mut totals = Totals {
         tally: Tally {
@@ -287,6 +299,7 @@ impl Output for ToWriter {
 /// for the writer. Returns the pipeline's tally (failed and skipped reports).
 fn build_rows(
     settings: &Settings,
+    marks: &Marks,
     found: Vec<Found>,
     complete: HashSet<String>,
     bar: &ProgressBar,
@@ -300,7 +313,7 @@ fn build_rows(
             Done::Ready(Ready {
                 id: a.meta.id.clone(),
                 report: item.path.clone(),
-                rows: analysis_rows(a, max_len),
+                rows: marks.rows(a, max_len),
             })
         })
     };
@@ -595,6 +608,7 @@ mod tests {
             db: DbArgs::default(),
             batch_size: None,
             force: false,
+            baseline: false,
             dry_run: true,
             graph: GraphArgs::default(),
         };

@@ -8,6 +8,7 @@
 
 mod build;
 mod config_show;
+mod correlate;
 mod export;
 mod ingest;
 mod query;
@@ -58,6 +59,8 @@ pub enum Command {
         #[command(subcommand)]
         format: export::ExportAction,
     },
+    /// Campaigns: analyses linked by shared rare indicators, written back as :Campaign nodes.
+    Correlate(correlate::CorrelateArgs),
     /// The shipped hunting queries: list, show, run.
     Query {
         #[command(subcommand)]
@@ -276,6 +279,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Build(args) => build::run(cli.config.as_deref(), args),
         Command::Ingest(args) => ingest::run(cli.config.as_deref(), args, ctrl_c()),
         Command::Export { format } => export::run(cli.config.as_deref(), format),
+        Command::Correlate(args) => correlate::run(cli.config.as_deref(), args),
         Command::Query { action } => query::run(cli.config.as_deref(), action),
         Command::Config {
             action: ConfigAction::Show,

@@ -36,20 +36,21 @@ use cluster::ClusterParams;
 use safelist::{NoiseFilter, Safelist, SafelistEntry, SafelistError};
 
 /// The `[correlate]` section of the settings: the user's safelist entries and
-/// the campaign thresholds. (Merger: add `pub correlate: CorrelateSettings`
-/// with `#[serde(default)]` to `Settings`; commands call
-/// [`CorrelateSettings::noise_filter`] and [`CorrelateSettings::cluster_params`].)
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// the campaign thresholds (`Settings::correlate`); commands call
+/// [`CorrelateSettings::noise_filter`] and [`CorrelateSettings::cluster_params`].
+/// The safelist comes last so that the TOML `config show` prints keeps its
+/// `[[correlate.safelist]]` tables after the plain values.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorrelateSettings {
-    /// Added to the shipped list, same shape as `data/safelist.toml`'s entries.
-    pub safelist: Vec<SafelistEntry>,
     /// Indicators held by more analyses than this never link (see [`ClusterParams`]).
     pub max_df: usize,
     /// Shared idf weight that links two analyses.
     pub min_weight: f64,
     /// How many shared indicators that takes, at least.
     pub min_shared: u32,
+    /// Added to the shipped list, same shape as `data/safelist.toml`'s entries.
+    pub safelist: Vec<SafelistEntry>,
 }
 
 impl Default for CorrelateSettings {

@@ -13,7 +13,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Indicator, IndicatorKind};
 
@@ -29,7 +29,7 @@ pub enum SafelistError {
 }
 
 /// One entry of the data file or of the settings (`[[correlate.safelist]]`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SafelistEntry {
     pub kind: IndicatorKind,

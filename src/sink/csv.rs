@@ -118,6 +118,9 @@ fn field(out: &mut Vec<u8>, ty: Type, v: &Prop, multiline: &mut bool, what: &str
     match (ty, v) {
         (_, Prop::Null) => {}
         (Type::String, Prop::Str(s)) => quoted(out, s, multiline),
+        (Type::Boolean, Prop::Bool(b)) => {
+            let _ = write!(out, "{b}");
+        }
         (Type::Long, Prop::Int(i)) => {
             let _ = write!(out, "{i}");
         }

@@ -5,6 +5,7 @@
 //! constraints and indexes. Values only travel as parameters.
 
 use super::schema::{Label, Property, Rel, Settle};
+use crate::correlate::IndicatorKind;
 
 /// Where a statement reads its values from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,6 +103,41 @@ impl Rel {
     }
 }
 
+impl Label {
+    /// `MATCH (n:Label) WHERE NOT n.key IN $keys DETACH DELETE n`: replacing
+    /// every node of a label (`correlate`'s campaigns) keeps these keys.
+    pub fn delete_others_statement(self) -> String {
+        format!(
+            "MATCH (n:{}) WHERE NOT n.{} IN $keys DETACH DELETE n",
+            self.name(),
+            self.key()
+        )
+    }
+
+    /// One page of the indicator nodes of `kind` that are not safelisted,
+    /// keyed after `$after` (keyset pagination, `$page` nodes), each with
+    /// its number of holders (`df`) and their analysis ids (`holders`, empty
+    /// when more than `$max_df`, so a page stays small).
+    pub fn holders_statement(kind: IndicatorKind) -> String {
+        let rel = Label::holder_rel(kind);
+        let (holder, label) = rel.ends();
+        let key = label.key();
+        let id = if holder == Label::Analysis { "id" } else { "analysis" };
+        format!(
+            "MATCH (n:{}) WHERE n.{key} > $after AND n.safelisted IS NULL \
+             WITH n ORDER BY n.{key} LIMIT $page \
+             OPTIONAL MATCH (n)<-[:{}]-(h:{}) \
+             WITH n, collect(DISTINCT h.{id}) AS holders \
+             RETURN n.{key} AS value, size(holders) AS df, \
+             CASE WHEN size(holders) <= $max_df THEN holders ELSE [] END AS holders \
+             ORDER BY value",
+            label.name(),
+            rel.type_name(),
+            holder.name()
+        )
+    }
+}
+
 /// Constraints and indexes of the model, each `IF NOT EXISTS`.
 pub fn schema_statements() -> Vec<String> {
     let mut v: Vec<String> = Label::ALL
@@ -155,7 +191,7 @@ mod tests {
             "UNWIND $rows AS row MERGE (n:Analysis {id: row.id}) SET n.report = CASE WHEN row.report IS NULL \
              THEN n.report WHEN n.report IS NULL OR row.report < n.report THEN row.report ELSE n.report END, \
              n.format = row.format, n.task_id = row.task_id, n.started = row.started, n.score = row.score, \
-             n.nodes = row.nodes, n.edges = row.edges, n.complete = false"
+             n.nodes = row.nodes, n.edges = row.edges, n.complete = false, n.baseline = row.baseline"
         );
         assert_eq!(
             Label::Signature.merge_with(Params::One),
@@ -172,6 +208,20 @@ mod tests {
             Rel::ResolvesTo.merge_with(Params::One),
             "MATCH (a:Domain {name: $from}) MATCH (b:IpAddress {address: $to}) MERGE (a)-[r:RESOLVES_TO]->(b)"
         );
+        assert_eq!(
+            Label::holders_statement(IndicatorKind::File),
+            "MATCH (n:File) WHERE n.path > $after AND n.safelisted IS NULL \
+             WITH n ORDER BY n.path LIMIT $page \
+             OPTIONAL MATCH (n)<-[:REFERS_TO]-(h:FileHandle) \
+             WITH n, collect(DISTINCT h.analysis) AS holders \
+             RETURN n.path AS value, size(holders) AS df, \
+             CASE WHEN size(holders) <= $max_df THEN holders ELSE [] END AS holders \
+             ORDER BY value"
+        );
+        assert_eq!(
+            Label::Campaign.delete_others_statement(),
+            "MATCH (n:Campaign) WHERE NOT n.id IN $keys DETACH DELETE n"
+        );
         let schema = schema_statements();
         assert_eq!(
             schema[1],
@@ -179,7 +229,7 @@ mod tests {
         );
         assert_eq!(
             schema.last().map(String::as_str),
-            Some("CREATE INDEX keyhandle_path IF NOT EXISTS FOR (n:KeyHandle) ON (n.path)")
+            Some("CREATE INDEX campaign_params IF NOT EXISTS FOR (n:Campaign) ON (n.params)")
         );
     }
 }

@@ -111,13 +111,13 @@ mod tests {
             ),
             (
                 FileKey::Node(Label::Analysis),
-                "id:ID(Analysis),report,format,task_id:long,started,score:double,nodes:long,edges:long,complete:boolean,:LABEL",
+                "id:ID(Analysis),report,format,task_id:long,started,score:double,nodes:long,edges:long,complete:boolean,baseline:boolean,:LABEL",
             ),
             (
                 FileKey::Node(Label::Sample),
-                "sha256:ID(Sample),name,size:long,md5,sha1,type,:LABEL",
+                "sha256:ID(Sample),name,size:long,md5,sha1,type,safelisted:boolean,safelist_reason,:LABEL",
             ),
-            (FileKey::Node(Label::File), "path:ID(File),:LABEL"),
+            (FileKey::Node(Label::File), "path:ID(File),safelisted:boolean,safelist_reason,:LABEL"),
             (
                 FileKey::Rel(Rel::Behaviour(EdgeKind::ApiProc)),
                 ":START_ID(Api),:END_ID(Process),count:long,args,:TYPE",

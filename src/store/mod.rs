@@ -20,5 +20,5 @@ pub mod schema;
 pub use cypher::{schema_statements, Params};
 pub use import::FileKey;
 pub use limits::{MAX_KEY_BYTES, TRUNCATION_MARKER};
-pub use rows::{analysis_rows, Prop, Row, Rows};
+pub use rows::{analysis_rows, campaign_rows, Marks, Prop, Row, Rows};
 pub use schema::{ArgRead, CallArg, Label, Property, Rel, Settle, Type};

@@ -5,6 +5,9 @@
 
 use super::limits::{MAX_KEY_BYTES, TRUNCATION_MARKER};
 use super::schema::{Label, Rel};
+use crate::correlate::cluster::Campaign;
+use crate::correlate::safelist::Safelist;
+use crate::correlate::Indicator;
 use crate::model::{Analysis, Args, Graph, NodeProps};
 use std::collections::{BTreeMap, HashSet};
 
@@ -12,6 +15,7 @@ use std::collections::{BTreeMap, HashSet};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Prop {
     Null,
+    Bool(bool),
     Int(i64),
     Float(f64),
     Str(String),
@@ -251,6 +255,66 @@ pub fn analysis_rows(a: &Analysis, max_len: usize) -> Rows {
     b.rows
 }
 
+/// What ingest marks besides the report's own data (`docs/correlation.md`):
+/// the shared indicator nodes the safelist holds (`safelisted`,
+/// `safelist_reason`), and whether the analysis is a clean baseline
+/// (`baseline`). The default marks nothing.
+#[derive(Debug, Clone, Default)]
+pub struct Marks {
+    pub safelist: Safelist,
+    pub baseline: bool,
+}
+
+impl Marks {
+    /// The rows of one analysis ([`analysis_rows`]), marked.
+    pub fn rows(&self, a: &Analysis, max_len: usize) -> Rows {
+        let mut rows = analysis_rows(a, max_len);
+        self.apply(&mut rows);
+        rows
+    }
+
+    /// Mark node rows. An indicator is matched by its node's key, so every
+    /// row of a node, from any analysis, carries the same mark.
+    pub fn apply(&self, rows: &mut Rows) {
+        for (label, rows) in &mut rows.nodes {
+            if *label == Label::Analysis && self.baseline {
+                rows.iter_mut().for_each(|row| row.push(("baseline", Prop::Bool(true))));
+            }
+            let Some(kind) = label.indicator() else { continue };
+            for row in rows {
+                let key = row.iter().find(|(name, _)| *name == label.key());
+                let Some((_, Prop::Str(key))) = key else { continue };
+                if let Some(reason) = self.safelist.reason(&Indicator::new(kind, key)) {
+                    let reason = Prop::Str(reason.to_owned());
+                    row.push(("safelisted", Prop::Bool(true)));
+                    row.push(("safelist_reason", reason));
+                }
+            }
+        }
+    }
+}
+
+/// The rows of `graphmalw correlate`'s campaigns: one `:Campaign` each
+/// (`params` says which settings found it) and an `IN_CAMPAIGN` from every
+/// member analysis.
+pub fn campaign_rows(campaigns: &[Campaign], params: &str) -> Rows {
+    let mut rows = Rows::default();
+    for c in campaigns {
+        let id = Prop::Str(c.id.clone());
+        let node = vec![
+            ("id", id.clone()),
+            ("members", Prop::Int(c.members.len() as i64)),
+            ("params", Prop::Str(params.to_owned())),
+        ];
+        rows.nodes.entry(Label::Campaign).or_default().push(node);
+        let links = rows.rels.entry(Rel::InCampaign).or_default();
+        for m in &c.members {
+            links.push(vec![("from", Prop::Str(m.clone())), ("to", id.clone())]);
+        }
+    }
+    rows
+}
+
 fn graph_rows(b: &mut Builder, analysis: &str, g: &Graph) {
     let uids: Vec<Prop> = g
         .nodes
@@ -312,6 +376,57 @@ fn graph_rows(b: &mut Builder, analysis: &str, g: &Graph) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn campaign_rows_link_every_member() {
+        let c = Campaign {
+            id: "campaign-1".into(),
+            members: vec!["a".into(), "b".into()],
+        };
+        let rows = campaign_rows(&[c], "max_df=50");
+        assert_eq!(
+            rows.nodes[&Label::Campaign],
+            [vec![
+                ("id", Prop::Str("campaign-1".into())),
+                ("members", Prop::Int(2)),
+                ("params", Prop::Str("max_df=50".into())),
+            ]]
+        );
+        let from: Vec<&Prop> = rows.rels[&Rel::InCampaign].iter().map(|r| &r[0].1).collect();
+        assert_eq!(from, [&Prop::Str("a".into()), &Prop::Str("b".into())]);
+        assert!(campaign_rows(&[], "").is_empty());
+    }
+
+    #[test]
+    fn marks_set_safelisted_on_background_indicators_and_baseline_on_the_analysis() {
+        let report = serde_json::json!({
+            "info": {"version": "2.0.7"},
+            "target": {"file": {"sha256": "ab".repeat(32), "name": "x.exe"}},
+            "behavior": {"summary": {"mutex": ["Planted_Mtx"]}},
+            "network": {"hosts": ["8.8.8.8", "203.0.113.9"], "domains": [{"domain": "www.msftncsi.com"}]}
+        });
+        let bytes = serde_json::to_vec(&report).unwrap();
+        let cfg = crate::model::GraphConfig::default();
+        let a = crate::pipeline::build_bytes(&bytes, "r.json", &cfg, Default::default()).unwrap();
+        let marks = Marks {
+            safelist: Safelist::builtin(),
+            baseline: true,
+        };
+        let rows = marks.rows(&a, 1024);
+        let marked = |label: Label, key: &str| {
+            let row = rows.nodes[&label]
+                .iter()
+                .find(|r| r.contains(&(label.key(), Prop::Str(key.into()))))
+                .unwrap_or_else(|| panic!("{key}"));
+            row.contains(&("safelisted", Prop::Bool(true)))
+        };
+        assert!(marked(Label::IpAddress, "8.8.8.8"));
+        assert!(marked(Label::Domain, "www.msftncsi.com"));
+        assert!(!marked(Label::IpAddress, "203.0.113.9"));
+        assert!(!marked(Label::Mutex, "Planted_Mtx"));
+        assert!(rows.nodes[&Label::Analysis][0].contains(&("baseline", Prop::Bool(true))));
+        assert_eq!(Marks::default().rows(&a, 1024), analysis_rows(&a, 1024));
+    }
 
     #[test]
     fn long_values_are_cut_at_a_char_boundary_and_counted() {

@@ -5,6 +5,7 @@
 //! and the rows ([`rows`](super::rows)) are all read off this table; labels
 //! and types come only from here, never from report data.
 
+use crate::correlate::IndicatorKind;
 use crate::model::{EdgeKind, NodeKind};
 
 /// A property's type in the database.
@@ -76,6 +77,17 @@ const fn long(name: &'static str) -> Property {
     Property::new(name, Type::Long)
 }
 
+const fn boolean(name: &'static str) -> Property {
+    Property::new(name, Type::Boolean)
+}
+
+/// Set (`true`) on the shared node of an indicator the safelist holds, with
+/// the list's reason; absent otherwise. Computed in Rust from the node's key
+/// ([`Marks`](super::rows::Marks)), so every row of a node agrees.
+const SAFELISTED: Property = boolean("safelisted");
+const SAFELIST_REASON: Property = text("safelist_reason");
+const INDICATOR: &[Property] = &[SAFELISTED, SAFELIST_REASON];
+
 const ANALYSIS: &[Property] = &[
     text("report").least(),
     text("format"),
@@ -93,6 +105,10 @@ const ANALYSIS: &[Property] = &[
         },
         ..Property::new("complete", Type::Boolean).indexed()
     },
+    // A clean baseline (`ingest --baseline`): its indicators never link
+    // samples. Indexed, which also makes the key known to a database where
+    // no analysis is a baseline (queries that read it then draw no warning).
+    boolean("baseline").indexed(),
 ];
 
 /// A sample may be met as a target (with its details) or only as a dropped
@@ -103,6 +119,8 @@ const SAMPLE: &[Property] = &[
     text("md5").least(),
     text("sha1").least(),
     text("type").least(),
+    SAFELISTED,
+    SAFELIST_REASON,
 ];
 
 const PROCESS: &[Property] = &[
@@ -133,6 +151,12 @@ const HANDLE: &[Property] = &[
 /// any report gave, so two ingesters racing over the same inputs end in the
 /// same graph.
 const SIGNATURE: &[Property] = &[text("description").least(), long("severity").greatest()];
+
+/// A group of analyses `graphmalw correlate` linked by shared rare
+/// indicators: its member count and the settings that found it. `params` is
+/// indexed so that its key is known before the first `correlate` (the
+/// `campaigns` query then draws no warning from Neo4j).
+const CAMPAIGN: &[Property] = &[long("members"), text("params").indexed()];
 
 const COUNT: Property = long("count");
 const ARGS: Property = text("args");
@@ -165,10 +189,11 @@ pub enum Label {
     Domain,
     IpAddress,
     Signature,
+    Campaign,
 }
 
 impl Label {
-    pub const ALL: [Label; 14] = [
+    pub const ALL: [Label; 15] = [
         Label::Analysis,
         Label::Sample,
         Label::Process,
@@ -183,6 +208,7 @@ impl Label {
         Label::Domain,
         Label::IpAddress,
         Label::Signature,
+        Label::Campaign,
     ];
 
     /// Labels whose nodes belong to one analysis (they carry `analysis`).
@@ -210,13 +236,14 @@ impl Label {
             Label::Domain => "Domain",
             Label::IpAddress => "IpAddress",
             Label::Signature => "Signature",
+            Label::Campaign => "Campaign",
         }
     }
 
     /// The unique key property.
     pub fn key(self) -> &'static str {
         match self {
-            Label::Analysis => "id",
+            Label::Analysis | Label::Campaign => "id",
             Label::Sample => "sha256",
             Label::Process | Label::Api | Label::Module | Label::FileHandle | Label::KeyHandle => "uid",
             Label::File | Label::RegistryKey => "path",
@@ -234,8 +261,10 @@ impl Label {
             Label::Api => API,
             Label::Module => MODULE,
             Label::FileHandle | Label::KeyHandle => HANDLE,
-            Label::File | Label::RegistryKey | Label::Dll | Label::Mutex | Label::Domain | Label::IpAddress => &[],
+            Label::File | Label::RegistryKey | Label::Mutex | Label::Domain | Label::IpAddress => INDICATOR,
+            Label::Dll => &[],
             Label::Signature => SIGNATURE,
+            Label::Campaign => CAMPAIGN,
         }
     }
 
@@ -253,6 +282,33 @@ impl Label {
     /// behaviour label)?
     pub fn is_shared(self) -> bool {
         self != Label::Analysis && !Label::BEHAVIOUR.contains(&self)
+    }
+
+    /// The indicator kind a shared node of this label is, for the safelist
+    /// (`:Sample` as a dropped file's hash).
+    pub fn indicator(self) -> Option<IndicatorKind> {
+        match self {
+            Label::File => Some(IndicatorKind::File),
+            Label::RegistryKey => Some(IndicatorKind::Registry),
+            Label::Mutex => Some(IndicatorKind::Mutex),
+            Label::Domain => Some(IndicatorKind::Domain),
+            Label::IpAddress => Some(IndicatorKind::Ip),
+            Label::Sample => Some(IndicatorKind::Dropped),
+            _ => None,
+        }
+    }
+
+    /// The relationship from a holder to an indicator node of this kind:
+    /// from an `:Analysis`, or from a handle, whose `analysis` names it.
+    pub fn holder_rel(kind: IndicatorKind) -> Rel {
+        match kind {
+            IndicatorKind::File => Rel::FileRefersTo,
+            IndicatorKind::Registry => Rel::KeyRefersTo,
+            IndicatorKind::Mutex => Rel::CreatedMutex,
+            IndicatorKind::Domain => Rel::ContactedDomain,
+            IndicatorKind::Ip => Rel::ContactedIp,
+            IndicatorKind::Dropped => Rel::Dropped,
+        }
     }
 
     pub fn of(kind: NodeKind) -> Label {
@@ -281,6 +337,7 @@ pub enum Rel {
     ResolvesTo,
     Matched,
     Dropped,
+    InCampaign,
 }
 
 impl Rel {
@@ -298,6 +355,7 @@ impl Rel {
             Rel::ResolvesTo,
             Rel::Matched,
             Rel::Dropped,
+            Rel::InCampaign,
         ]);
         v
     }
@@ -327,6 +385,7 @@ impl Rel {
             Rel::ResolvesTo => "RESOLVES_TO",
             Rel::Matched => "MATCHED",
             Rel::Dropped => "DROPPED",
+            Rel::InCampaign => "IN_CAMPAIGN",
         }
     }
 
@@ -358,6 +417,7 @@ impl Rel {
             Rel::ResolvesTo => (Label::Domain, Label::IpAddress),
             Rel::Matched => (Label::Analysis, Label::Signature),
             Rel::Dropped => (Label::Analysis, Label::Sample),
+            Rel::InCampaign => (Label::Analysis, Label::Campaign),
         }
     }
 
@@ -495,5 +555,13 @@ mod tests {
         }
         let shared: Vec<Label> = Label::ALL.into_iter().filter(|l| l.is_shared()).collect();
         assert_eq!(shared.len(), Label::ALL.len() - 1 - Label::BEHAVIOUR.len());
+    }
+
+    #[test]
+    fn every_indicator_kind_is_held_through_a_relationship_to_its_label() {
+        for kind in IndicatorKind::ALL {
+            let (_, end) = Label::holder_rel(kind).ends();
+            assert_eq!(end.indicator(), Some(kind), "{kind:?}");
+        }
     }
 }

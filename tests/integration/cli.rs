@@ -644,7 +644,7 @@ fn config_show(cwd: &Path, envs: &[(&str, &str)]) -> (String, toml::Table) {
 fn config_show_prints_every_section_as_toml() {
     let tmp = tempdir();
     let (text, t) = config_show(tmp.path(), &[]);
-    for section in ["graph", "output", "limits", "neo4j", "ingest", "query"] {
+    for section in ["graph", "output", "limits", "neo4j", "ingest", "query", "correlate"] {
         assert!(text.contains(&format!("\n[{section}]\n")), "[{section}]: {text}");
         assert!(t[section].is_table(), "{section}");
     }
@@ -702,6 +702,31 @@ fn settings_file_in_the_working_directory_is_read() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stdout(&o).contains("sequence_edges = true"), "{}", stdout(&o));
     assert!(stdout(&o).contains("format = \"json\""), "{}", stdout(&o));
+}
+
+#[test]
+fn users_add_safelist_entries_in_the_settings() {
+    let tmp = tempdir();
+    write(
+        tmp.path(),
+        "graphmalw.toml",
+        "[correlate]\nmax_df = 20\n[[correlate.safelist]]\nkind = \"domain\"\nreason = \"our proxy\"\npatterns = [\"*.proxy.example\"]\n",
+    );
+    let (text, t) = config_show(tmp.path(), &[]);
+    assert_eq!(t["correlate"]["max_df"].as_integer(), Some(20), "{text}");
+    let entry = &t["correlate"]["safelist"][0];
+    assert_eq!(entry["kind"].as_str(), Some("domain"), "{text}");
+    assert_eq!(entry["patterns"][0].as_str(), Some("*.proxy.example"), "{text}");
+
+    // A pattern the safelist cannot read is a usage error, named.
+    write(
+        tmp.path(),
+        "graphmalw.toml",
+        "[[correlate.safelist]]\nkind = \"mutex\"\nreason = \"x\"\npatterns = [\"a*b*c\"]\n",
+    );
+    let o = run_in(tmp.path(), &[], &["config", "show"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("correlate.safelist"), "{}", stderr(&o));
 }
 
 #[test]

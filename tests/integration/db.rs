@@ -706,3 +706,85 @@ fn hostile_strings_round_trip_as_plain_values() {
     );
     assert_eq!(behaviour[0]["n"].as_i64(), Some(total));
 }
+
+/// `(campaign id, sorted member report names)` of every `:Campaign`.
+fn campaigns(c: &Conn) -> Vec<(String, Vec<String>)> {
+    let rows = query(
+        &c.client(),
+        &c.database,
+        "MATCH (k:Campaign)<-[:IN_CAMPAIGN]-(a:Analysis) WITH k, a ORDER BY a.report \
+         RETURN k.id AS id, collect(a.report) AS reports ORDER BY id",
+    );
+    rows.iter()
+        .map(|r| {
+            let reports = r["reports"].as_array().expect("a list");
+            let reports = reports.iter().map(|v| v.as_str().unwrap_or_default().to_owned());
+            (r["id"].as_str().unwrap_or_default().to_owned(), reports.collect())
+        })
+        .collect()
+}
+
+fn correlate_ok(c: &Conn) -> String {
+    // In three analyses an indicator two hold weighs ln 3/2 (one all three
+    // hold weighs nothing): a low weight lets the examples link.
+    let o = c
+        .command(&["correlate", "--min-weight", "1", "--page", "7"])
+        .output()
+        .expect("graphmalw runs");
+    assert!(o.status.success(), "correlate failed: {}", stderr(&o));
+    stdout(&o)
+}
+
+/// `correlate` reads indicator holders page by page, writes the examples'
+/// planted campaign as one `:Campaign`, gives the same graph when run again,
+/// replaces campaigns it no longer finds, and never links through what a
+/// baseline analysis holds.
+#[test]
+fn correlate_writes_campaigns_and_replaces_them_idempotently() {
+    let _g = serial();
+    let c = conn();
+    wipe(&c);
+    let examples = support::args_of(&[support::examples()]);
+    c.ingest_ok(&strs(&examples));
+    let summary = correlate_ok(&c);
+    assert!(summary.contains("3 analyses (0 baseline)"), "{summary}");
+    // The dropper and the stealer share six indicators, three of them with
+    // the injector too, which therefore link it to neither.
+    assert!(summary.contains("1 campaigns of 2 analyses"), "{summary}");
+    let pair = ["dropper-cuckoo.json", "stealer-cape.json"];
+    let found = campaigns(&c);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].1, pair, "{found:?}");
+    // Safelisted background is marked on its shared node.
+    let marked = query(
+        &c.client(),
+        &c.database,
+        "MATCH (i:IpAddress {address: '8.8.8.8'}) RETURN i.safelisted AS s, i.safelist_reason AS r",
+    );
+    assert_eq!(marked[0]["s"], serde_json::json!(true), "{marked:?}");
+
+    let once = snapshot(&c);
+    correlate_ok(&c);
+    assert_same(&snapshot(&c), &once, "a second correlate run");
+
+    // A campaign of an earlier run that this one does not find goes.
+    query(
+        &c.client(),
+        &c.database,
+        "MATCH (a:Analysis {report: 'stealer-cape.json'}) \
+         CREATE (a)-[:IN_CAMPAIGN]->(:Campaign {id: 'campaign-stale', members: 1})",
+    );
+    correlate_ok(&c);
+    assert_same(&snapshot(&c), &once, "correlate after a stale campaign");
+
+    // The stealer as a clean baseline: what it holds links nobody, and it is
+    // no member.
+    let stealer: Vec<String> = support::args_of(&[support::examples().join("stealer-cape.json")]);
+    let mut args = vec!["--baseline", "--force"];
+    args.extend(strs(&stealer));
+    c.ingest_ok(&args);
+    let summary = correlate_ok(&c);
+    assert!(summary.contains("(1 baseline)"), "{summary}");
+    let found = campaigns(&c);
+    assert!(found.iter().all(|(_, m)| !m.contains(&pair[1].to_owned())), "{found:?}");
+}

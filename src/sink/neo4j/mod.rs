@@ -70,6 +70,7 @@ pub struct Written {
 pub fn bolt(p: &Prop) -> BoltType {
     match p {
         Prop::Null => BoltType::Null(BoltNull),
+        Prop::Bool(b) => BoltType::from(*b),
         Prop::Int(i) => BoltType::from(*i),
         Prop::Float(f) => BoltType::from(*f),
         Prop::Str(s) => BoltType::from(s.as_str()),
@@ -490,6 +491,25 @@ impl Neo4jSink {
             start = end;
         }
         Ok(total)
+    }
+
+    /// Make `rows`' nodes of `label` the only ones in the database: delete
+    /// every other node of the label (and its relationships), then write
+    /// `rows`. Written twice, the same rows give the same graph.
+    pub async fn replace_label(&self, label: Label, rows: &Rows) -> Result<Written, DbError> {
+        let keys: Vec<BoltType> = rows
+            .nodes
+            .get(&label)
+            .into_iter()
+            .flatten()
+            .filter_map(|row| row.iter().find(|(name, _)| *name == label.key()))
+            .map(|(_, v)| bolt(v))
+            .collect();
+        let stmt = label.delete_others_statement();
+        let what = format!("removing earlier :{} nodes", label.name());
+        self.run(&what, || Query::new(stmt.clone()).param("keys", keys.clone()))
+            .await?;
+        self.write(rows, |_| {}).await
     }
 
     /// The protocol's last step: these analyses are complete.
