@@ -20,6 +20,8 @@
 //! The only randomness is a SplitMix64 generator seeded from `--seed`, so a
 //! corpus is the same bytes on every machine.
 
+mod plant;
+
 use anyhow::{bail, Context, Result};
 use graphmalw::model::GraphConfig;
 use graphmalw::pipeline::{build_report, find_reports};
@@ -33,7 +35,9 @@ use std::time::Instant;
 const USAGE: &str = "\
 usage:
   graphmalw-synth gen --shape cape|cuckoo --size BYTES [--seed N] [--gzip] [--procs N] -o FILE
-  graphmalw-synth corpus --count N --size BYTES [--seed N] [--shape cape|cuckoo|mix] [--gzip] -o DIR
+  graphmalw-synth corpus --count N --size BYTES [--seed N] [--shape cape|cuckoo|mix] [--gzip]
+                        [--campaigns K [--planted SHARE]] -o DIR
+      (--campaigns: K planted families over SHARE (0.5) of the reports, truth in DIR/truth.tsv)
   graphmalw-synth parse-only PATH...
   graphmalw-synth write --mode unwind|merge|merge-tx [--batch N] [--limit ROWS] [--schema] PATH...
       (write: NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD, NEO4J_DATABASE)
@@ -487,6 +491,59 @@ impl Gen<'_> {
         self.vocab.dlls[self.rng.skewed(self.vocab.dlls.len())].clone()
     }
 
+    /// A registry open (one of four APIs) of `path` giving key handle `v`.
+    fn key_open(&mut self, c: &mut SynCall, v: u64, path: String) {
+        let (api, cat) = *self.rng.pick(&[
+            ("RegOpenKeyExW", "registry"),
+            ("NtOpenKey", "registry"),
+            ("NtOpenKeyEx", "registry"),
+            ("RegCreateKeyExW", "registry"),
+        ]);
+        c.api = api;
+        c.category = cat;
+        if api.starts_with("Reg") {
+            c.args
+                .push((Some("base_handle"), Some("Registry"), V::Hex(0x8000_0002)));
+            let sub = path.split_once('\\').map_or("", |x| x.1).to_owned();
+            c.args.push((Some("regkey_r"), Some("SubKey"), V::S(sub)));
+            c.args.push((Some("key_handle"), Some("Handle"), V::Hex(v)));
+            c.args.push((Some("regkey"), Some("FullName"), V::S(path)));
+            c.args.push((Some("options"), None, V::I(0)));
+            c.args.push((Some("access"), None, V::Hex(0x20019)));
+        } else {
+            c.args.push((Some("key_handle"), Some("KeyHandle"), V::Hex(v)));
+            c.args
+                .push((Some("desired_access"), Some("DesiredAccess"), V::Hex(0x20019)));
+            c.args.push((None, Some("ObjectAttributesHandle"), V::Hex(0)));
+            c.args.push((
+                None,
+                Some("ObjectAttributesName"),
+                V::S(format!("\\Registry\\Machine\\{}", path)),
+            ));
+            c.args.push((Some("regkey"), Some("ObjectAttributes"), V::S(path)));
+        }
+    }
+
+    /// A file open (`NtCreateFile` or `NtOpenFile`) of `path` giving file handle `v`.
+    fn file_open(&mut self, c: &mut SynCall, v: u64, path: String) {
+        c.api = *self.rng.pick(&["NtCreateFile", "NtOpenFile", "NtCreateFile"]);
+        c.category = "file";
+        c.args.push((Some("file_handle"), Some("FileHandle"), V::Hex(v)));
+        c.args
+            .push((Some("desired_access"), Some("DesiredAccess"), V::Hex(0x0010_0080)));
+        c.args.push((Some("filepath"), Some("FileName"), V::S(path.clone())));
+        c.args
+            .push((Some("create_disposition"), Some("CreateDisposition"), V::I(1)));
+        c.args.push((Some("share_access"), Some("ShareAccess"), V::I(3)));
+        c.args
+            .push((Some("file_attributes"), Some("FileAttributes"), V::Hex(0x80)));
+        c.args.push((
+            Some("filepath_r"),
+            None,
+            V::S(path.rsplit('\\').next().unwrap_or("").to_owned()),
+        ));
+    }
+
     /// The next call of process `p`, in the mix seen in real CAPE reports.
     fn call(&mut self, p: &mut ProcGen) -> SynCall {
         let r = self.rng.unit();
@@ -525,35 +582,7 @@ impl Gen<'_> {
             let k = self.key();
             let path = self.vocab.keys[k].clone();
             let v = p.alloc();
-            let (api, cat) = *self.rng.pick(&[
-                ("RegOpenKeyExW", "registry"),
-                ("NtOpenKey", "registry"),
-                ("NtOpenKeyEx", "registry"),
-                ("RegCreateKeyExW", "registry"),
-            ]);
-            c.api = api;
-            c.category = cat;
-            if api.starts_with("Reg") {
-                c.args
-                    .push((Some("base_handle"), Some("Registry"), V::Hex(0x8000_0002)));
-                let sub = path.split_once('\\').map_or("", |x| x.1).to_owned();
-                c.args.push((Some("regkey_r"), Some("SubKey"), V::S(sub)));
-                c.args.push((Some("key_handle"), Some("Handle"), V::Hex(v)));
-                c.args.push((Some("regkey"), Some("FullName"), V::S(path)));
-                c.args.push((Some("options"), None, V::I(0)));
-                c.args.push((Some("access"), None, V::Hex(0x20019)));
-            } else {
-                c.args.push((Some("key_handle"), Some("KeyHandle"), V::Hex(v)));
-                c.args
-                    .push((Some("desired_access"), Some("DesiredAccess"), V::Hex(0x20019)));
-                c.args.push((None, Some("ObjectAttributesHandle"), V::Hex(0)));
-                c.args.push((
-                    None,
-                    Some("ObjectAttributesName"),
-                    V::S(format!("\\Registry\\Machine\\{}", path)),
-                ));
-                c.args.push((Some("regkey"), Some("ObjectAttributes"), V::S(path)));
-            }
+            self.key_open(&mut c, v, path);
             if !c.failed {
                 p.open.push((HKind::Key, v, k));
             } else {
@@ -607,22 +636,7 @@ impl Gen<'_> {
             let f = self.file();
             let path = self.vocab.files[f].clone();
             let v = p.alloc();
-            c.api = *self.rng.pick(&["NtCreateFile", "NtOpenFile", "NtCreateFile"]);
-            c.category = "file";
-            c.args.push((Some("file_handle"), Some("FileHandle"), V::Hex(v)));
-            c.args
-                .push((Some("desired_access"), Some("DesiredAccess"), V::Hex(0x0010_0080)));
-            c.args.push((Some("filepath"), Some("FileName"), V::S(path.clone())));
-            c.args
-                .push((Some("create_disposition"), Some("CreateDisposition"), V::I(1)));
-            c.args.push((Some("share_access"), Some("ShareAccess"), V::I(3)));
-            c.args
-                .push((Some("file_attributes"), Some("FileAttributes"), V::Hex(0x80)));
-            c.args.push((
-                Some("filepath_r"),
-                None,
-                V::S(path.rsplit('\\').next().unwrap_or("").to_owned()),
-            ));
+            self.file_open(&mut c, v, path);
             if !c.failed {
                 p.open.push((HKind::File, v, f));
             } else {
@@ -1012,7 +1026,8 @@ fn unused_sections(j: &mut J, rng: &mut Rng, shape: Shape, budget: usize, vocab:
     j.raw(if shape == Shape::Cape { "], " } else { "]}, " });
 }
 
-fn network_section(j: &mut J, rng: &mut Rng, shape: Shape, flows: usize) {
+fn network_section(j: &mut J, rng: &mut Rng, shape: Shape, flows: usize, extras: Option<&plant::Extras>) {
+    let (extra_ips, extra_domains) = extras.map_or((&[][..], &[][..]), |x| (&x.ips[..], &x.domains[..]));
     j.raw("\"network\": {");
     let domains: Vec<String> = (0..5).map(|i| format!("c{i}-{}.example.net", rng.hex(6))).collect();
     let ips: Vec<String> = (0..5)
@@ -1027,7 +1042,7 @@ fn network_section(j: &mut J, rng: &mut Rng, shape: Shape, flows: usize) {
         })
         .collect();
     j.raw("\"hosts\": [");
-    for (i, ip) in ips.iter().enumerate() {
+    for (i, ip) in ips.iter().chain(extra_ips).enumerate() {
         if i > 0 {
             j.raw(", ");
         }
@@ -1050,6 +1065,11 @@ fn network_section(j: &mut J, rng: &mut Rng, shape: Shape, flows: usize) {
         j.str(ip);
         j.raw("}");
     }
+    for d in extra_domains {
+        j.raw(", {\"domain\": ");
+        j.str(d);
+        j.raw(", \"ip\": \"\"}");
+    }
     j.raw("], \"udp\": [");
     for i in 0..flows {
         if i > 0 {
@@ -1066,8 +1086,15 @@ fn network_section(j: &mut J, rng: &mut Rng, shape: Shape, flows: usize) {
     j.raw("], \"tcp\": [], \"http\": [], \"dns\": []}, ");
 }
 
-/// Write one report of about `size` bytes.
-fn generate(out: &mut dyn Write, shape: Shape, size: u64, seed: u64, procs: usize) -> Result<u64> {
+/// Write one report of about `size` bytes, with the planted `extras` if any.
+fn generate(
+    out: &mut dyn Write,
+    shape: Shape,
+    size: u64,
+    seed: u64,
+    procs: usize,
+    extras: Option<&plant::Extras>,
+) -> Result<u64> {
     let mut rng = Rng::new(seed);
     let vocab = Vocab::new(&mut Rng::new(0x5eed));
     let mut j = J(Vec::with_capacity(1 << 20));
@@ -1100,7 +1127,10 @@ fn generate(out: &mut dyn Write, shape: Shape, size: u64, seed: u64, procs: usiz
     j.raw(", \"yara\": []}}, ");
     unused_sections(&mut j, &mut rng, shape, unused / 2, &vocab);
     let flows = (unused / 2 / 3 / 120).max(1);
-    network_section(&mut j, &mut rng, shape, flows);
+    network_section(&mut j, &mut rng, shape, flows, extras);
+    if let Some(x) = extras {
+        x.write_dropped(&mut j, shape);
+    }
     j.raw("\"signatures\": [");
     for i in 0..6 {
         if i > 0 {
@@ -1182,6 +1212,25 @@ fn generate(out: &mut dyn Write, shape: Shape, size: u64, seed: u64, procs: usiz
         // handles), which keeps the graph's size realistic.
         let mut history: Vec<SynCall> = Vec::new();
         let mut replay: Vec<SynCall> = Vec::new();
+        if let (0, Some(x)) = (i, extras) {
+            for act in &x.acts {
+                let v = p.alloc();
+                for c in x.calls(act, (shape, p.pid, v), |c, file, path| {
+                    if file {
+                        gen.file_open(c, v, path)
+                    } else {
+                        gen.key_open(c, v, path)
+                    }
+                }) {
+                    if !first {
+                        j.raw(", ");
+                    }
+                    first = false;
+                    gen.write_call(&mut j, &c, &p);
+                }
+                p.free.push(v);
+            }
+        }
         while written + (j.0.len() as u64) < start + per_proc {
             if replay.is_empty() && history.len() >= 16 && gen.rng.chance(0.08) {
                 let len = 3 + gen.rng.below(10);
@@ -1240,7 +1289,8 @@ fn generate(out: &mut dyn Write, shape: Shape, size: u64, seed: u64, procs: usiz
     } else {
         "\"mutex\": ["
     });
-    for (i, m) in mutexes.iter().enumerate() {
+    let extra_mutexes = extras.map_or(&[][..], |x| &x.mutexes[..]);
+    for (i, m) in mutexes.iter().chain(extra_mutexes).enumerate() {
         if i > 0 {
             j.raw(", ");
         }
@@ -1275,16 +1325,24 @@ fn shape_of(s: &str) -> Result<Shape> {
     }
 }
 
-fn write_report(path: &Path, shape: Shape, size: u64, seed: u64, procs: usize, gzip: bool) -> Result<u64> {
+fn write_report(
+    path: &Path,
+    shape: Shape,
+    size: u64,
+    seed: u64,
+    procs: usize,
+    gzip: bool,
+    extras: Option<&plant::Extras>,
+) -> Result<u64> {
     let f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     if gzip {
         let mut enc = flate2::write::GzEncoder::new(BufWriter::with_capacity(1 << 20, f), flate2::Compression::fast());
-        let n = generate(&mut enc, shape, size, seed, procs)?;
+        let n = generate(&mut enc, shape, size, seed, procs, extras)?;
         enc.finish()?.flush()?;
         Ok(n)
     } else {
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        let n = generate(&mut w, shape, size, seed, procs)?;
+        let n = generate(&mut w, shape, size, seed, procs, extras)?;
         w.flush()?;
         Ok(n)
     }
@@ -1297,15 +1355,28 @@ fn cmd_gen(args: &[String]) -> Result<()> {
     let seed = o.num("--seed", 1)?;
     let procs = o.num("--procs", 4)?.max(1) as usize;
     let out = o.value("-o").context("-o FILE is needed")?;
-    let n = write_report(Path::new(out), shape, size, seed, procs, o.has("--gzip"))?;
+    let n = write_report(Path::new(out), shape, size, seed, procs, o.has("--gzip"), None)?;
     eprintln!("{out}: {n} bytes of JSON");
     Ok(())
 }
 
 /// `corpus`, given its arguments after the subcommand name (`--count N
-/// --size BYTES [--seed N] [--shape cape|cuckoo|mix] [--gzip] -o DIR`).
+/// --size BYTES [--seed N] [--shape cape|cuckoo|mix] [--gzip] [--campaigns K
+/// [--planted SHARE]] -o DIR`). With `--campaigns`, K families are planted
+/// (module `plant`) and `DIR/truth.tsv` says which report is in which.
 pub fn cmd_corpus(args: &[String]) -> Result<()> {
-    let o = Opts::parse(args, &["--count", "--size", "--seed", "--shape", "-o"])?;
+    let o = Opts::parse(
+        args,
+        &[
+            "--count",
+            "--size",
+            "--seed",
+            "--shape",
+            "--campaigns",
+            "--planted",
+            "-o",
+        ],
+    )?;
     let count = o.num("--count", 10)?;
     let size = o.num("--size", 200 << 10)?;
     let seed = o.num("--seed", 1)?;
@@ -1313,6 +1384,15 @@ pub fn cmd_corpus(args: &[String]) -> Result<()> {
     let dir = PathBuf::from(o.value("-o").context("-o DIR is needed")?);
     std::fs::create_dir_all(&dir)?;
     let gzip = o.has("--gzip");
+    let plan = match o.value("--campaigns") {
+        None => None,
+        Some(k) => {
+            let k: usize = k.parse().with_context(|| format!("--campaigns {k}"))?;
+            let share: f64 = o.value("--planted").unwrap_or("0.5").parse().context("--planted")?;
+            Some(plant::Plan::new(count as usize, k, share, seed))
+        }
+    };
+    let mut truth = String::new();
     let mut total = 0;
     for i in 0..count {
         let mut rng = Rng::new(seed.wrapping_mul(1_000_003).wrapping_add(i));
@@ -1335,7 +1415,14 @@ pub fn cmd_corpus(args: &[String]) -> Result<()> {
             i,
             if gzip { ".gz" } else { "" }
         );
-        total += write_report(&dir.join(name), shape, this, rng.next(), procs, gzip)?;
+        let extras = plan.as_ref().map(|p| p.extras(i as usize, seed));
+        total += write_report(&dir.join(&name), shape, this, rng.next(), procs, gzip, extras.as_ref())?;
+        if let Some(p) = &plan {
+            p.truth_line(&mut truth, &name, i as usize);
+        }
+    }
+    if plan.is_some() {
+        std::fs::write(dir.join("truth.tsv"), truth)?;
     }
     eprintln!("{}: {count} reports, {total} bytes of JSON", dir.display());
     Ok(())
