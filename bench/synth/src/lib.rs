@@ -12,6 +12,8 @@
 //!   flows, `debug`, `procmemory`…).
 //! * `parse-only`: the target-1 baseline, parsing files with serde_json into
 //!   `IgnoredAny` on one thread (read whole, gunzip, parse).
+//! * `cypher`: one read statement, its rows as JSON (`bench/scale` reads
+//!   the campaigns `graphmalw correlate` writes with it).
 //! * `write`: the target-4 baselines, writing the rows `graphmalw ingest`
 //!   would write, built beforehand, as `UNWIND` batches over one connection
 //!   (`--mode unwind`) or as one `MERGE` statement per node/relationship
@@ -40,7 +42,9 @@ usage:
       (--campaigns: K planted families over SHARE (0.5) of the reports, truth in DIR/truth.tsv)
   graphmalw-synth parse-only PATH...
   graphmalw-synth write --mode unwind|merge|merge-tx [--batch N] [--limit ROWS] [--schema] PATH...
-      (write: NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD, NEO4J_DATABASE)
+  graphmalw-synth cypher [--timeout SECS] STATEMENT
+      (write, cypher: NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD, NEO4J_DATABASE;
+       cypher prints the rows as a JSON array: bench/scale reads campaigns with it)
 sizes accept K, M, G suffixes (powers of 1024).";
 
 /// The command line (see `USAGE`): runs one subcommand and exits the process
@@ -52,6 +56,7 @@ pub fn main() {
         Some("corpus") => cmd_corpus(&args[1..]),
         Some("parse-only") => cmd_parse_only(&args[1..]),
         Some("write") => cmd_write(&args[1..]),
+        Some("cypher") => cmd_cypher(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);
@@ -1471,6 +1476,25 @@ fn single_node_statement(label: Label) -> String {
 
 fn single_rel_statement(rel: Rel) -> String {
     rel.merge_with(Params::One)
+}
+
+/// `cypher [--timeout SECS] STATEMENT`: the rows as a JSON array on stdout,
+/// through graphmalw's own connection (settings from the environment).
+fn cmd_cypher(args: &[String]) -> Result<()> {
+    let o = Opts::parse(args, &["--timeout"])?;
+    let [statement] = o.positional.as_slice() else {
+        bail!("cypher takes one statement");
+    };
+    let limit = std::time::Duration::from_secs(o.num("--timeout", 600)?);
+    let settings = graphmalw::settings::Settings::load(None, |_| Ok(()))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rows = rt.block_on(async {
+        let sink = graphmalw::sink::neo4j::Neo4jSink::connect(&settings.neo4j).await?;
+        let (rows, _notes) = sink.query_rows(statement, &Default::default(), limit).await?;
+        anyhow::Ok(rows)
+    })?;
+    println!("{}", serde_json::to_string(&rows)?);
+    Ok(())
 }
 
 fn cmd_write(args: &[String]) -> Result<()> {
