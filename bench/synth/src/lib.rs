@@ -12,6 +12,10 @@
 //!   flows, `debug`, `procmemory`…).
 //! * `parse-only`: the target-1 baseline, parsing files with serde_json into
 //!   `IgnoredAny` on one thread (read whole, gunzip, parse).
+//! * `campaigns`: the campaigns of graphmalw's correlation library
+//!   (`graphmalw::correlate`: safelist, rare shared indicators, union-find)
+//!   over built reports, without a database: `bench/scale` scores them
+//!   against the planted truth.
 //! * `cypher`: one read statement, its rows as JSON (`bench/scale` reads
 //!   the campaigns `graphmalw correlate` writes with it).
 //! * `write`: the target-4 baselines, writing the rows `graphmalw ingest`
@@ -42,6 +46,8 @@ usage:
       (--campaigns: K planted families over SHARE (0.5) of the reports, truth in DIR/truth.tsv)
   graphmalw-synth parse-only PATH...
   graphmalw-synth write --mode unwind|merge|merge-tx [--batch N] [--limit ROWS] [--schema] PATH...
+  graphmalw-synth campaigns [--max-df N] [--min-weight W] [--min-shared K] PATH...
+      (the library's campaigns (src/correlate) over the built reports, no database, as JSON)
   graphmalw-synth cypher [--timeout SECS] STATEMENT
       (write, cypher: NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD, NEO4J_DATABASE;
        cypher prints the rows as a JSON array: bench/scale reads campaigns with it)
@@ -57,6 +63,7 @@ pub fn main() {
         Some("parse-only") => cmd_parse_only(&args[1..]),
         Some("write") => cmd_write(&args[1..]),
         Some("cypher") => cmd_cypher(&args[1..]),
+        Some("campaigns") => cmd_campaigns(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);
@@ -1476,6 +1483,45 @@ fn single_node_statement(label: Label) -> String {
 
 fn single_rel_statement(rel: Rel) -> String {
     rel.merge_with(Params::One)
+}
+
+/// `campaigns [--max-df N] [--min-weight W] [--min-shared K] PATH...`
+/// (the correlation settings, defaults as shipped): build every report, take its correlation features,
+/// drop what the shipped safelist calls noise, and cluster the shared
+/// indicators with the default parameters; `[{"reports": [...]}]` on stdout,
+/// reports named by their path relative to the argument (as `ingest` names them).
+fn cmd_campaigns(args: &[String]) -> Result<()> {
+    use graphmalw::correlate::{cluster::Correlator, CorrelateSettings, Features};
+    use std::collections::BTreeMap;
+    let o = Opts::parse(args, &["--max-df", "--min-weight", "--min-shared"])?;
+    let paths: Vec<PathBuf> = o.positional.iter().map(PathBuf::from).collect();
+    let (found, errors) = find_reports(&paths);
+    if let Some((p, e)) = errors.first() {
+        bail!("{}: {e}", p.display());
+    }
+    let mut settings = CorrelateSettings::default();
+    settings.max_df = o.num("--max-df", settings.max_df as u64)? as usize;
+    settings.min_shared = o.num("--min-shared", settings.min_shared.into())? as u32;
+    if let Some(w) = o.value("--min-weight") {
+        settings.min_weight = w.parse().with_context(|| format!("--min-weight {w}"))?;
+    }
+    let noise = settings.noise_filter()?;
+    let cfg = GraphConfig::default();
+    let mut holders: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in &found {
+        let a = build_report(&f.path, &cfg, ReadLimits::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let name = f.relative.to_string_lossy().into_owned();
+        for i in Features::of(&a).indicators.iter().filter(|i| !noise.is_noise(i)) {
+            holders.entry(i.to_string()).or_default().push(name.clone());
+        }
+    }
+    let mut c = Correlator::new(settings.cluster_params(), found.len());
+    for h in holders.values() {
+        c.add_indicator(h);
+    }
+    let out: Vec<_> = c.campaigns().into_iter().map(|c| serde_json::json!({"reports": c.members})).collect();
+    println!("{}", serde_json::to_string(&out)?);
+    Ok(())
 }
 
 /// `cypher [--timeout SECS] STATEMENT`: the rows as a JSON array on stdout,
