@@ -169,6 +169,16 @@ impl Rng {
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
     }
+    /// A dotted IPv4 address whose first byte is in `first..first + span`.
+    fn ipv4(&mut self, first: usize, span: usize) -> String {
+        format!(
+            "{}.{}.{}.{}",
+            first + self.below(span),
+            self.below(256),
+            self.below(256),
+            1 + self.below(254)
+        )
+    }
     fn hex(&mut self, digits: usize) -> String {
         let mut s = String::with_capacity(digits);
         while s.len() < digits {
@@ -1042,17 +1052,7 @@ fn network_section(j: &mut J, rng: &mut Rng, shape: Shape, flows: usize, extras:
     let (extra_ips, extra_domains) = extras.map_or((&[][..], &[][..]), |x| (&x.ips[..], &x.domains[..]));
     j.raw("\"network\": {");
     let domains: Vec<String> = (0..5).map(|i| format!("c{i}-{}.example.net", rng.hex(6))).collect();
-    let ips: Vec<String> = (0..5)
-        .map(|_| {
-            format!(
-                "{}.{}.{}.{}",
-                10 + rng.below(200),
-                rng.below(256),
-                rng.below(256),
-                1 + rng.below(254)
-            )
-        })
-        .collect();
+    let ips: Vec<String> = (0..5).map(|_| rng.ipv4(10, 200)).collect();
     j.raw("\"hosts\": [");
     for (i, ip) in ips.iter().chain(extra_ips).enumerate() {
         if i > 0 {
@@ -1098,15 +1098,24 @@ fn network_section(j: &mut J, rng: &mut Rng, shape: Shape, flows: usize, extras:
     j.raw("], \"tcp\": [], \"http\": [], \"dns\": []}, ");
 }
 
-/// Write one report of about `size` bytes, with the planted `extras` if any.
-fn generate(
-    out: &mut dyn Write,
+/// What one report is: its shape, about how many bytes, its seed and how
+/// many processes it has.
+#[derive(Clone, Copy)]
+struct Spec {
     shape: Shape,
     size: u64,
     seed: u64,
     procs: usize,
-    extras: Option<&plant::Extras>,
-) -> Result<u64> {
+}
+
+/// Write one report of `spec`, with the planted `extras` if any.
+fn generate(out: &mut dyn Write, spec: Spec, extras: Option<&plant::Extras>) -> Result<u64> {
+    let Spec {
+        shape,
+        size,
+        seed,
+        procs,
+    } = spec;
     let mut rng = Rng::new(seed);
     let vocab = Vocab::new(&mut Rng::new(0x5eed));
     let mut j = J(Vec::with_capacity(1 << 20));
@@ -1337,24 +1346,16 @@ fn shape_of(s: &str) -> Result<Shape> {
     }
 }
 
-fn write_report(
-    path: &Path,
-    shape: Shape,
-    size: u64,
-    seed: u64,
-    procs: usize,
-    gzip: bool,
-    extras: Option<&plant::Extras>,
-) -> Result<u64> {
+fn write_report(path: &Path, spec: Spec, gzip: bool, extras: Option<&plant::Extras>) -> Result<u64> {
     let f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     if gzip {
         let mut enc = flate2::write::GzEncoder::new(BufWriter::with_capacity(1 << 20, f), flate2::Compression::fast());
-        let n = generate(&mut enc, shape, size, seed, procs, extras)?;
+        let n = generate(&mut enc, spec, extras)?;
         enc.finish()?.flush()?;
         Ok(n)
     } else {
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        let n = generate(&mut w, shape, size, seed, procs, extras)?;
+        let n = generate(&mut w, spec, extras)?;
         w.flush()?;
         Ok(n)
     }
@@ -1367,7 +1368,13 @@ fn cmd_gen(args: &[String]) -> Result<()> {
     let seed = o.num("--seed", 1)?;
     let procs = o.num("--procs", 4)?.max(1) as usize;
     let out = o.value("-o").context("-o FILE is needed")?;
-    let n = write_report(Path::new(out), shape, size, seed, procs, o.has("--gzip"), None)?;
+    let spec = Spec {
+        shape,
+        size,
+        seed,
+        procs,
+    };
+    let n = write_report(Path::new(out), spec, o.has("--gzip"), None)?;
     eprintln!("{out}: {n} bytes of JSON");
     Ok(())
 }
@@ -1428,7 +1435,13 @@ pub fn cmd_corpus(args: &[String]) -> Result<()> {
             if gzip { ".gz" } else { "" }
         );
         let extras = plan.as_ref().map(|p| p.extras(i as usize, seed));
-        total += write_report(&dir.join(&name), shape, this, rng.next(), procs, gzip, extras.as_ref())?;
+        let spec = Spec {
+            shape,
+            size: this,
+            seed: rng.next(),
+            procs,
+        };
+        total += write_report(&dir.join(&name), spec, gzip, extras.as_ref())?;
         if let Some(p) = &plan {
             p.truth_line(&mut truth, &name, i as usize);
         }
@@ -1519,7 +1532,11 @@ fn cmd_campaigns(args: &[String]) -> Result<()> {
     for h in holders.values() {
         c.add_indicator(h);
     }
-    let out: Vec<_> = c.campaigns().into_iter().map(|c| serde_json::json!({"reports": c.members})).collect();
+    let out: Vec<_> = c
+        .campaigns()
+        .into_iter()
+        .map(|c| serde_json::json!({"reports": c.members}))
+        .collect();
     println!("{}", serde_json::to_string(&out)?);
     Ok(())
 }

@@ -255,15 +255,6 @@ impl Family {
                 apis.push(api);
             }
         }
-        let ip = |rng: &mut Rng| {
-            format!(
-                "{}.{}.{}.{}",
-                31 + rng.below(150),
-                rng.below(256),
-                rng.below(256),
-                1 + rng.below(254)
-            )
-        };
         let tld = *rng.pick(&["top", "xyz", "ru", "info", "net", "cc"]);
         Family {
             name: format!("fam{:02}-{a}", index + 1),
@@ -287,7 +278,7 @@ impl Family {
                 format!("{}-{}.{tld}", w(rng), rng.hex(5)),
                 format!("{}{}.{tld}", w(rng), rng.below(1000)),
             ],
-            ips: vec![ip(rng), ip(rng)],
+            ips: vec![rng.ipv4(31, 150), rng.ipv4(31, 150)],
             dropped_name: format!("{}.exe", w(rng)),
             payload_sha: rng.hex(64),
             apis,
@@ -583,7 +574,13 @@ mod tests {
             let shape = if n == 0 { Shape::Cape } else { Shape::Cuckoo };
             let x = plan.extras(i, 7);
             let path = dir.join(format!("r{i}.json"));
-            super::super::write_report(&path, shape, 60 << 10, i as u64, 2, false, Some(&x)).unwrap();
+            let spec = super::super::Spec {
+                shape,
+                size: 60 << 10,
+                seed: i as u64,
+                procs: 2,
+            };
+            super::super::write_report(&path, spec, false, Some(&x)).unwrap();
             let a = build_report(&path, &GraphConfig::default(), ReadLimits::default()).unwrap();
             let f = Features::of(&a);
             let has = |k, v: &str| f.indicators.contains(&Indicator::new(k, v));
