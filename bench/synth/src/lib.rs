@@ -12,6 +12,12 @@
 //!   flows, `debug`, `procmemory`…).
 //! * `parse-only`: the target-1 baseline, parsing files with serde_json into
 //!   `IgnoredAny` on one thread (read whole, gunzip, parse).
+//! * `campaigns`: the campaigns of graphmalw's correlation library
+//!   (`graphmalw::correlate`: safelist, rare shared indicators, union-find)
+//!   over built reports, without a database: `bench/scale` scores them
+//!   against the planted truth.
+//! * `cypher`: one read statement, its rows as JSON (`bench/scale` reads
+//!   the campaigns `graphmalw correlate` writes with it).
 //! * `write`: the target-4 baselines, writing the rows `graphmalw ingest`
 //!   would write, built beforehand, as `UNWIND` batches over one connection
 //!   (`--mode unwind`) or as one `MERGE` statement per node/relationship
@@ -19,6 +25,8 @@
 //!
 //! The only randomness is a SplitMix64 generator seeded from `--seed`, so a
 //! corpus is the same bytes on every machine.
+
+mod plant;
 
 use anyhow::{bail, Context, Result};
 use graphmalw::model::GraphConfig;
@@ -33,10 +41,16 @@ use std::time::Instant;
 const USAGE: &str = "\
 usage:
   graphmalw-synth gen --shape cape|cuckoo --size BYTES [--seed N] [--gzip] [--procs N] -o FILE
-  graphmalw-synth corpus --count N --size BYTES [--seed N] [--shape cape|cuckoo|mix] [--gzip] -o DIR
+  graphmalw-synth corpus --count N --size BYTES [--seed N] [--shape cape|cuckoo|mix] [--gzip]
+                        [--campaigns K [--planted SHARE]] -o DIR
+      (--campaigns: K planted families over SHARE (0.5) of the reports, truth in DIR/truth.tsv)
   graphmalw-synth parse-only PATH...
   graphmalw-synth write --mode unwind|merge|merge-tx [--batch N] [--limit ROWS] [--schema] PATH...
-      (write: NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD, NEO4J_DATABASE)
+  graphmalw-synth campaigns [--max-df N] [--min-weight W] [--min-shared K] PATH...
+      (the library's campaigns (src/correlate) over the built reports, no database, as JSON)
+  graphmalw-synth cypher [--timeout SECS] STATEMENT
+      (write, cypher: NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD, NEO4J_DATABASE;
+       cypher prints the rows as a JSON array: bench/scale reads campaigns with it)
 sizes accept K, M, G suffixes (powers of 1024).";
 
 /// The command line (see `USAGE`): runs one subcommand and exits the process
@@ -48,6 +62,8 @@ pub fn main() {
         Some("corpus") => cmd_corpus(&args[1..]),
         Some("parse-only") => cmd_parse_only(&args[1..]),
         Some("write") => cmd_write(&args[1..]),
+        Some("cypher") => cmd_cypher(&args[1..]),
+        Some("campaigns") => cmd_campaigns(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             std::process::exit(2);
@@ -152,6 +168,16 @@ impl Rng {
     }
     fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
         &items[self.below(items.len())]
+    }
+    /// A dotted IPv4 address whose first byte is in `first..first + span`.
+    fn ipv4(&mut self, first: usize, span: usize) -> String {
+        format!(
+            "{}.{}.{}.{}",
+            first + self.below(span),
+            self.below(256),
+            self.below(256),
+            1 + self.below(254)
+        )
     }
     fn hex(&mut self, digits: usize) -> String {
         let mut s = String::with_capacity(digits);
@@ -487,6 +513,59 @@ impl Gen<'_> {
         self.vocab.dlls[self.rng.skewed(self.vocab.dlls.len())].clone()
     }
 
+    /// A registry open (one of four APIs) of `path` giving key handle `v`.
+    fn key_open(&mut self, c: &mut SynCall, v: u64, path: String) {
+        let (api, cat) = *self.rng.pick(&[
+            ("RegOpenKeyExW", "registry"),
+            ("NtOpenKey", "registry"),
+            ("NtOpenKeyEx", "registry"),
+            ("RegCreateKeyExW", "registry"),
+        ]);
+        c.api = api;
+        c.category = cat;
+        if api.starts_with("Reg") {
+            c.args
+                .push((Some("base_handle"), Some("Registry"), V::Hex(0x8000_0002)));
+            let sub = path.split_once('\\').map_or("", |x| x.1).to_owned();
+            c.args.push((Some("regkey_r"), Some("SubKey"), V::S(sub)));
+            c.args.push((Some("key_handle"), Some("Handle"), V::Hex(v)));
+            c.args.push((Some("regkey"), Some("FullName"), V::S(path)));
+            c.args.push((Some("options"), None, V::I(0)));
+            c.args.push((Some("access"), None, V::Hex(0x20019)));
+        } else {
+            c.args.push((Some("key_handle"), Some("KeyHandle"), V::Hex(v)));
+            c.args
+                .push((Some("desired_access"), Some("DesiredAccess"), V::Hex(0x20019)));
+            c.args.push((None, Some("ObjectAttributesHandle"), V::Hex(0)));
+            c.args.push((
+                None,
+                Some("ObjectAttributesName"),
+                V::S(format!("\\Registry\\Machine\\{}", path)),
+            ));
+            c.args.push((Some("regkey"), Some("ObjectAttributes"), V::S(path)));
+        }
+    }
+
+    /// A file open (`NtCreateFile` or `NtOpenFile`) of `path` giving file handle `v`.
+    fn file_open(&mut self, c: &mut SynCall, v: u64, path: String) {
+        c.api = *self.rng.pick(&["NtCreateFile", "NtOpenFile", "NtCreateFile"]);
+        c.category = "file";
+        c.args.push((Some("file_handle"), Some("FileHandle"), V::Hex(v)));
+        c.args
+            .push((Some("desired_access"), Some("DesiredAccess"), V::Hex(0x0010_0080)));
+        c.args.push((Some("filepath"), Some("FileName"), V::S(path.clone())));
+        c.args
+            .push((Some("create_disposition"), Some("CreateDisposition"), V::I(1)));
+        c.args.push((Some("share_access"), Some("ShareAccess"), V::I(3)));
+        c.args
+            .push((Some("file_attributes"), Some("FileAttributes"), V::Hex(0x80)));
+        c.args.push((
+            Some("filepath_r"),
+            None,
+            V::S(path.rsplit('\\').next().unwrap_or("").to_owned()),
+        ));
+    }
+
     /// The next call of process `p`, in the mix seen in real CAPE reports.
     fn call(&mut self, p: &mut ProcGen) -> SynCall {
         let r = self.rng.unit();
@@ -525,35 +604,7 @@ impl Gen<'_> {
             let k = self.key();
             let path = self.vocab.keys[k].clone();
             let v = p.alloc();
-            let (api, cat) = *self.rng.pick(&[
-                ("RegOpenKeyExW", "registry"),
-                ("NtOpenKey", "registry"),
-                ("NtOpenKeyEx", "registry"),
-                ("RegCreateKeyExW", "registry"),
-            ]);
-            c.api = api;
-            c.category = cat;
-            if api.starts_with("Reg") {
-                c.args
-                    .push((Some("base_handle"), Some("Registry"), V::Hex(0x8000_0002)));
-                let sub = path.split_once('\\').map_or("", |x| x.1).to_owned();
-                c.args.push((Some("regkey_r"), Some("SubKey"), V::S(sub)));
-                c.args.push((Some("key_handle"), Some("Handle"), V::Hex(v)));
-                c.args.push((Some("regkey"), Some("FullName"), V::S(path)));
-                c.args.push((Some("options"), None, V::I(0)));
-                c.args.push((Some("access"), None, V::Hex(0x20019)));
-            } else {
-                c.args.push((Some("key_handle"), Some("KeyHandle"), V::Hex(v)));
-                c.args
-                    .push((Some("desired_access"), Some("DesiredAccess"), V::Hex(0x20019)));
-                c.args.push((None, Some("ObjectAttributesHandle"), V::Hex(0)));
-                c.args.push((
-                    None,
-                    Some("ObjectAttributesName"),
-                    V::S(format!("\\Registry\\Machine\\{}", path)),
-                ));
-                c.args.push((Some("regkey"), Some("ObjectAttributes"), V::S(path)));
-            }
+            self.key_open(&mut c, v, path);
             if !c.failed {
                 p.open.push((HKind::Key, v, k));
             } else {
@@ -607,22 +658,7 @@ impl Gen<'_> {
             let f = self.file();
             let path = self.vocab.files[f].clone();
             let v = p.alloc();
-            c.api = *self.rng.pick(&["NtCreateFile", "NtOpenFile", "NtCreateFile"]);
-            c.category = "file";
-            c.args.push((Some("file_handle"), Some("FileHandle"), V::Hex(v)));
-            c.args
-                .push((Some("desired_access"), Some("DesiredAccess"), V::Hex(0x0010_0080)));
-            c.args.push((Some("filepath"), Some("FileName"), V::S(path.clone())));
-            c.args
-                .push((Some("create_disposition"), Some("CreateDisposition"), V::I(1)));
-            c.args.push((Some("share_access"), Some("ShareAccess"), V::I(3)));
-            c.args
-                .push((Some("file_attributes"), Some("FileAttributes"), V::Hex(0x80)));
-            c.args.push((
-                Some("filepath_r"),
-                None,
-                V::S(path.rsplit('\\').next().unwrap_or("").to_owned()),
-            ));
+            self.file_open(&mut c, v, path);
             if !c.failed {
                 p.open.push((HKind::File, v, f));
             } else {
@@ -1012,22 +1048,13 @@ fn unused_sections(j: &mut J, rng: &mut Rng, shape: Shape, budget: usize, vocab:
     j.raw(if shape == Shape::Cape { "], " } else { "]}, " });
 }
 
-fn network_section(j: &mut J, rng: &mut Rng, shape: Shape, flows: usize) {
+fn network_section(j: &mut J, rng: &mut Rng, shape: Shape, flows: usize, extras: Option<&plant::Extras>) {
+    let (extra_ips, extra_domains) = extras.map_or((&[][..], &[][..]), |x| (&x.ips[..], &x.domains[..]));
     j.raw("\"network\": {");
     let domains: Vec<String> = (0..5).map(|i| format!("c{i}-{}.example.net", rng.hex(6))).collect();
-    let ips: Vec<String> = (0..5)
-        .map(|_| {
-            format!(
-                "{}.{}.{}.{}",
-                10 + rng.below(200),
-                rng.below(256),
-                rng.below(256),
-                1 + rng.below(254)
-            )
-        })
-        .collect();
+    let ips: Vec<String> = (0..5).map(|_| rng.ipv4(10, 200)).collect();
     j.raw("\"hosts\": [");
-    for (i, ip) in ips.iter().enumerate() {
+    for (i, ip) in ips.iter().chain(extra_ips).enumerate() {
         if i > 0 {
             j.raw(", ");
         }
@@ -1050,6 +1077,11 @@ fn network_section(j: &mut J, rng: &mut Rng, shape: Shape, flows: usize) {
         j.str(ip);
         j.raw("}");
     }
+    for d in extra_domains {
+        j.raw(", {\"domain\": ");
+        j.str(d);
+        j.raw(", \"ip\": \"\"}");
+    }
     j.raw("], \"udp\": [");
     for i in 0..flows {
         if i > 0 {
@@ -1066,8 +1098,24 @@ fn network_section(j: &mut J, rng: &mut Rng, shape: Shape, flows: usize) {
     j.raw("], \"tcp\": [], \"http\": [], \"dns\": []}, ");
 }
 
-/// Write one report of about `size` bytes.
-fn generate(out: &mut dyn Write, shape: Shape, size: u64, seed: u64, procs: usize) -> Result<u64> {
+/// What one report is: its shape, about how many bytes, its seed and how
+/// many processes it has.
+#[derive(Clone, Copy)]
+struct Spec {
+    shape: Shape,
+    size: u64,
+    seed: u64,
+    procs: usize,
+}
+
+/// Write one report of `spec`, with the planted `extras` if any.
+fn generate(out: &mut dyn Write, spec: Spec, extras: Option<&plant::Extras>) -> Result<u64> {
+    let Spec {
+        shape,
+        size,
+        seed,
+        procs,
+    } = spec;
     let mut rng = Rng::new(seed);
     let vocab = Vocab::new(&mut Rng::new(0x5eed));
     let mut j = J(Vec::with_capacity(1 << 20));
@@ -1100,7 +1148,10 @@ fn generate(out: &mut dyn Write, shape: Shape, size: u64, seed: u64, procs: usiz
     j.raw(", \"yara\": []}}, ");
     unused_sections(&mut j, &mut rng, shape, unused / 2, &vocab);
     let flows = (unused / 2 / 3 / 120).max(1);
-    network_section(&mut j, &mut rng, shape, flows);
+    network_section(&mut j, &mut rng, shape, flows, extras);
+    if let Some(x) = extras {
+        x.write_dropped(&mut j, shape);
+    }
     j.raw("\"signatures\": [");
     for i in 0..6 {
         if i > 0 {
@@ -1182,6 +1233,25 @@ fn generate(out: &mut dyn Write, shape: Shape, size: u64, seed: u64, procs: usiz
         // handles), which keeps the graph's size realistic.
         let mut history: Vec<SynCall> = Vec::new();
         let mut replay: Vec<SynCall> = Vec::new();
+        if let (0, Some(x)) = (i, extras) {
+            for act in &x.acts {
+                let v = p.alloc();
+                for c in x.calls(act, (shape, p.pid, v), |c, file, path| {
+                    if file {
+                        gen.file_open(c, v, path)
+                    } else {
+                        gen.key_open(c, v, path)
+                    }
+                }) {
+                    if !first {
+                        j.raw(", ");
+                    }
+                    first = false;
+                    gen.write_call(&mut j, &c, &p);
+                }
+                p.free.push(v);
+            }
+        }
         while written + (j.0.len() as u64) < start + per_proc {
             if replay.is_empty() && history.len() >= 16 && gen.rng.chance(0.08) {
                 let len = 3 + gen.rng.below(10);
@@ -1240,7 +1310,8 @@ fn generate(out: &mut dyn Write, shape: Shape, size: u64, seed: u64, procs: usiz
     } else {
         "\"mutex\": ["
     });
-    for (i, m) in mutexes.iter().enumerate() {
+    let extra_mutexes = extras.map_or(&[][..], |x| &x.mutexes[..]);
+    for (i, m) in mutexes.iter().chain(extra_mutexes).enumerate() {
         if i > 0 {
             j.raw(", ");
         }
@@ -1275,16 +1346,16 @@ fn shape_of(s: &str) -> Result<Shape> {
     }
 }
 
-fn write_report(path: &Path, shape: Shape, size: u64, seed: u64, procs: usize, gzip: bool) -> Result<u64> {
+fn write_report(path: &Path, spec: Spec, gzip: bool, extras: Option<&plant::Extras>) -> Result<u64> {
     let f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     if gzip {
         let mut enc = flate2::write::GzEncoder::new(BufWriter::with_capacity(1 << 20, f), flate2::Compression::fast());
-        let n = generate(&mut enc, shape, size, seed, procs)?;
+        let n = generate(&mut enc, spec, extras)?;
         enc.finish()?.flush()?;
         Ok(n)
     } else {
         let mut w = BufWriter::with_capacity(1 << 20, f);
-        let n = generate(&mut w, shape, size, seed, procs)?;
+        let n = generate(&mut w, spec, extras)?;
         w.flush()?;
         Ok(n)
     }
@@ -1297,15 +1368,34 @@ fn cmd_gen(args: &[String]) -> Result<()> {
     let seed = o.num("--seed", 1)?;
     let procs = o.num("--procs", 4)?.max(1) as usize;
     let out = o.value("-o").context("-o FILE is needed")?;
-    let n = write_report(Path::new(out), shape, size, seed, procs, o.has("--gzip"))?;
+    let spec = Spec {
+        shape,
+        size,
+        seed,
+        procs,
+    };
+    let n = write_report(Path::new(out), spec, o.has("--gzip"), None)?;
     eprintln!("{out}: {n} bytes of JSON");
     Ok(())
 }
 
 /// `corpus`, given its arguments after the subcommand name (`--count N
-/// --size BYTES [--seed N] [--shape cape|cuckoo|mix] [--gzip] -o DIR`).
+/// --size BYTES [--seed N] [--shape cape|cuckoo|mix] [--gzip] [--campaigns K
+/// [--planted SHARE]] -o DIR`). With `--campaigns`, K families are planted
+/// (module `plant`) and `DIR/truth.tsv` says which report is in which.
 pub fn cmd_corpus(args: &[String]) -> Result<()> {
-    let o = Opts::parse(args, &["--count", "--size", "--seed", "--shape", "-o"])?;
+    let o = Opts::parse(
+        args,
+        &[
+            "--count",
+            "--size",
+            "--seed",
+            "--shape",
+            "--campaigns",
+            "--planted",
+            "-o",
+        ],
+    )?;
     let count = o.num("--count", 10)?;
     let size = o.num("--size", 200 << 10)?;
     let seed = o.num("--seed", 1)?;
@@ -1313,6 +1403,15 @@ pub fn cmd_corpus(args: &[String]) -> Result<()> {
     let dir = PathBuf::from(o.value("-o").context("-o DIR is needed")?);
     std::fs::create_dir_all(&dir)?;
     let gzip = o.has("--gzip");
+    let plan = match o.value("--campaigns") {
+        None => None,
+        Some(k) => {
+            let k: usize = k.parse().with_context(|| format!("--campaigns {k}"))?;
+            let share: f64 = o.value("--planted").unwrap_or("0.5").parse().context("--planted")?;
+            Some(plant::Plan::new(count as usize, k, share, seed))
+        }
+    };
+    let mut truth = String::new();
     let mut total = 0;
     for i in 0..count {
         let mut rng = Rng::new(seed.wrapping_mul(1_000_003).wrapping_add(i));
@@ -1335,7 +1434,20 @@ pub fn cmd_corpus(args: &[String]) -> Result<()> {
             i,
             if gzip { ".gz" } else { "" }
         );
-        total += write_report(&dir.join(name), shape, this, rng.next(), procs, gzip)?;
+        let extras = plan.as_ref().map(|p| p.extras(i as usize, seed));
+        let spec = Spec {
+            shape,
+            size: this,
+            seed: rng.next(),
+            procs,
+        };
+        total += write_report(&dir.join(&name), spec, gzip, extras.as_ref())?;
+        if let Some(p) = &plan {
+            p.truth_line(&mut truth, &name, i as usize);
+        }
+    }
+    if plan.is_some() {
+        std::fs::write(dir.join("truth.tsv"), truth)?;
     }
     eprintln!("{}: {count} reports, {total} bytes of JSON", dir.display());
     Ok(())
@@ -1384,6 +1496,68 @@ fn single_node_statement(label: Label) -> String {
 
 fn single_rel_statement(rel: Rel) -> String {
     rel.merge_with(Params::One)
+}
+
+/// `campaigns [--max-df N] [--min-weight W] [--min-shared K] PATH...`
+/// (the correlation settings, defaults as shipped): build every report, take its correlation features,
+/// drop what the shipped safelist calls noise, and cluster the shared
+/// indicators with the default parameters; `[{"reports": [...]}]` on stdout,
+/// reports named by their path relative to the argument (as `ingest` names them).
+fn cmd_campaigns(args: &[String]) -> Result<()> {
+    use graphmalw::correlate::{cluster::Correlator, CorrelateSettings, Features};
+    use std::collections::BTreeMap;
+    let o = Opts::parse(args, &["--max-df", "--min-weight", "--min-shared"])?;
+    let paths: Vec<PathBuf> = o.positional.iter().map(PathBuf::from).collect();
+    let (found, errors) = find_reports(&paths);
+    if let Some((p, e)) = errors.first() {
+        bail!("{}: {e}", p.display());
+    }
+    let mut settings = CorrelateSettings::default();
+    settings.max_df = o.num("--max-df", settings.max_df as u64)? as usize;
+    settings.min_shared = o.num("--min-shared", settings.min_shared.into())? as u32;
+    if let Some(w) = o.value("--min-weight") {
+        settings.min_weight = w.parse().with_context(|| format!("--min-weight {w}"))?;
+    }
+    let noise = settings.noise_filter()?;
+    let cfg = GraphConfig::default();
+    let mut holders: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for f in &found {
+        let a = build_report(&f.path, &cfg, ReadLimits::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let name = f.relative.to_string_lossy().into_owned();
+        for i in Features::of(&a).indicators.iter().filter(|i| !noise.is_noise(i)) {
+            holders.entry(i.to_string()).or_default().push(name.clone());
+        }
+    }
+    let mut c = Correlator::new(settings.cluster_params(), found.len());
+    for h in holders.values() {
+        c.add_indicator(h);
+    }
+    let out: Vec<_> = c
+        .campaigns()
+        .into_iter()
+        .map(|c| serde_json::json!({"reports": c.members}))
+        .collect();
+    println!("{}", serde_json::to_string(&out)?);
+    Ok(())
+}
+
+/// `cypher [--timeout SECS] STATEMENT`: the rows as a JSON array on stdout,
+/// through graphmalw's own connection (settings from the environment).
+fn cmd_cypher(args: &[String]) -> Result<()> {
+    let o = Opts::parse(args, &["--timeout"])?;
+    let [statement] = o.positional.as_slice() else {
+        bail!("cypher takes one statement");
+    };
+    let limit = std::time::Duration::from_secs(o.num("--timeout", 600)?);
+    let settings = graphmalw::settings::Settings::load(None, |_| Ok(()))?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rows = rt.block_on(async {
+        let sink = graphmalw::sink::neo4j::Neo4jSink::connect(&settings.neo4j).await?;
+        let (rows, _notes) = sink.query_rows(statement, &Default::default(), limit).await?;
+        anyhow::Ok(rows)
+    })?;
+    println!("{}", serde_json::to_string(&rows)?);
+    Ok(())
 }
 
 fn cmd_write(args: &[String]) -> Result<()> {
