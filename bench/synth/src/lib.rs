@@ -32,7 +32,7 @@ use anyhow::{bail, Context, Result};
 use graphmalw::model::GraphConfig;
 use graphmalw::pipeline::{build_report, find_reports};
 use graphmalw::report::ReadLimits;
-use graphmalw::store::{analysis_rows, schema_statements, Label, Params, Rel, Row, Rows};
+use graphmalw::store::{analysis_rows, schema_statements, Label, Params, Property, Rel, Row, Rows};
 use std::fmt::Write as _;
 use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -1634,17 +1634,22 @@ fn cmd_write(args: &[String]) -> Result<()> {
                 // transaction (`merge`), or grouped into transactions of
                 // --batch statements (`merge-tx`).
                 let grouped = mode == "merge-tx";
-                let mut jobs: Vec<(String, &Row, bool)> = Vec::new();
+                let mut jobs: Vec<(String, &Row, bool, &[Property])> = Vec::new();
                 for (label, list) in &all.nodes {
                     let stmt = single_node_statement(*label);
-                    jobs.extend(list.iter().map(|r| (stmt.clone(), r, true)));
+                    jobs.extend(list.iter().map(|r| (stmt.clone(), r, true, label.properties())));
                 }
                 for (rel, list) in &all.rels {
                     let stmt = single_rel_statement(*rel);
-                    jobs.extend(list.iter().map(|r| (stmt.clone(), r, false)));
+                    jobs.extend(list.iter().map(|r| (stmt.clone(), r, false, rel.properties())));
                 }
-                let query = |stmt: &str, row: &Row| {
+                // A property a row leaves out is null, as `row.p` of an
+                // UNWIND is; a `$p` the statement names must still be sent.
+                let query = |stmt: &str, row: &Row, props: &[Property]| {
                     let mut q = neo4rs::query(stmt);
+                    for p in props {
+                        q = q.param(p.name, neo4rs::BoltType::Null(neo4rs::BoltNull));
+                    }
                     for (k, v) in row {
                         q = q.param(k, bolt(v));
                     }
@@ -1653,16 +1658,16 @@ fn cmd_write(args: &[String]) -> Result<()> {
                 for chunk in jobs.chunks(if grouped { batch } else { 1 }) {
                     if grouped {
                         let mut txn = graph.start_txn().await?;
-                        for (stmt, row, _) in chunk {
-                            txn.run(query(stmt, row)).await?;
+                        for (stmt, row, _, props) in chunk {
+                            txn.run(query(stmt, row, props)).await?;
                         }
                         txn.commit().await?;
                     } else {
-                        for (stmt, row, _) in chunk {
-                            graph.run(query(stmt, row)).await?;
+                        for (stmt, row, _, props) in chunk {
+                            graph.run(query(stmt, row, props)).await?;
                         }
                     }
-                    for (_, _, node) in chunk {
+                    for (_, _, node, _) in chunk {
                         if *node {
                             nodes += 1;
                         } else {
