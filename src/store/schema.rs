@@ -87,6 +87,10 @@ const fn boolean(name: &'static str) -> Property {
 const SAFELISTED: Property = boolean("safelisted");
 const SAFELIST_REASON: Property = text("safelist_reason");
 const INDICATOR: &[Property] = &[SAFELISTED, SAFELIST_REASON];
+/// `:File` indexes `safelisted`: one index is enough to make the key known
+/// to a database in which no indicator is safelisted yet (the shared-indicator
+/// queries read it, and would draw an unknown-property warning otherwise).
+const FILE: &[Property] = &[SAFELISTED.indexed(), SAFELIST_REASON];
 
 const ANALYSIS: &[Property] = &[
     text("report").least(),
@@ -261,7 +265,8 @@ impl Label {
             Label::Api => API,
             Label::Module => MODULE,
             Label::FileHandle | Label::KeyHandle => HANDLE,
-            Label::File | Label::RegistryKey | Label::Mutex | Label::Domain | Label::IpAddress => INDICATOR,
+            Label::File => FILE,
+            Label::RegistryKey | Label::Mutex | Label::Domain | Label::IpAddress => INDICATOR,
             Label::Dll => &[],
             Label::Signature => SIGNATURE,
             Label::Campaign => CAMPAIGN,
