@@ -6,6 +6,7 @@
 //! [pipeline](crate::pipeline) into the output it chooses, and phrases the
 //! summary. Commands return an exit code; only this layer prints errors.
 
+mod baseline;
 mod build;
 mod config_show;
 mod correlate;
@@ -61,6 +62,11 @@ pub enum Command {
     },
     /// Campaigns: analyses linked by shared rare indicators, written back as :Campaign nodes.
     Correlate(correlate::CorrelateArgs),
+    /// Mark analyses as a clean baseline, whose indicators never link samples.
+    Baseline {
+        #[command(subcommand)]
+        action: baseline::BaselineAction,
+    },
     /// The shipped hunting queries: list, show, run.
     Query {
         #[command(subcommand)]
@@ -280,6 +286,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Ingest(args) => ingest::run(cli.config.as_deref(), args, ctrl_c()),
         Command::Export { format } => export::run(cli.config.as_deref(), format),
         Command::Correlate(args) => correlate::run(cli.config.as_deref(), args),
+        Command::Baseline { action } => baseline::run(cli.config.as_deref(), action),
         Command::Query { action } => query::run(cli.config.as_deref(), action),
         Command::Config {
             action: ConfigAction::Show,

@@ -1,7 +1,7 @@
 //! Which calls count (spec section 2): the decisions of rules C1–C3.
 //!
-//! The report parser extracts and normalises a call's fields (spec section
-//! 1) and decides nothing; the builder asks here whether a call counts. C3's
+//! The report parser extracts and normalises a call's fields (spec
+//! section 1) and decides nothing; the builder asks here whether a call counts. C3's
 //! list of fields it does not compare reaches the parser through
 //! [`CallSink::uncompared_fields`](crate::report::CallSink::uncompared_fields),
 //! so the parser never keeps them, and nothing in `report` imports this.

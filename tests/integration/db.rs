@@ -788,3 +788,40 @@ fn correlate_writes_campaigns_and_replaces_them_idempotently() {
     let found = campaigns(&c);
     assert!(found.iter().all(|(_, m)| !m.contains(&pair[1].to_owned())), "{found:?}");
 }
+
+/// `baseline mark` marks analyses already ingested (by report name, id or
+/// sample sha256) without rewriting them, `list` shows them, `unmark` takes
+/// the mark back, and a reference that names nothing fails after the rest.
+#[test]
+fn baseline_marks_lists_and_unmarks_analyses_in_place() {
+    let _g = serial();
+    let c = conn();
+    wipe(&c);
+    let examples = support::args_of(&[support::examples()]);
+    c.ingest_ok(&strs(&examples));
+    correlate_ok(&c);
+    let before = snapshot(&c);
+    let run = |args: &[&str]| c.command(args).output().expect("graphmalw runs");
+
+    let o = run(&["baseline", "mark", "stealer-cape.json", "no-such-report.json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("marked as baseline: stealer-cape.json ("),
+        "{}",
+        stdout(&o)
+    );
+    assert!(stderr(&o).contains("'no-such-report.json'"), "{}", stderr(&o));
+    let o = run(&["baseline", "list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+    assert!(stdout(&o).starts_with("stealer-cape.json ("), "{}", stdout(&o));
+    let summary = correlate_ok(&c);
+    assert!(summary.contains("(1 baseline)"), "{summary}");
+
+    let o = run(&["baseline", "unmark", "stealer-cape.json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&["baseline", "list"]);
+    assert_eq!(stdout(&o), "", "{}", stdout(&o));
+    correlate_ok(&c);
+    assert_same(&snapshot(&c), &before, "marking and unmarking a baseline");
+}

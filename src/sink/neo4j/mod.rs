@@ -216,6 +216,16 @@ fn notification_line(n: &neo4rs::summary::Notification) -> String {
     format!("{code}: {}", text.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// An analysis a reference given on the command line named.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+pub struct AnalysisRef {
+    /// The reference as given (the id, for a listing).
+    #[serde(rename = "ref")]
+    pub given: String,
+    pub id: String,
+    pub report: Option<String>,
+}
+
 impl Neo4jSink {
     /// Connect and check the credentials and database with a trivial query.
     /// Writes batch and retry as [`IngestSettings::default`] says until
@@ -510,6 +520,37 @@ impl Neo4jSink {
         self.run(&what, || Query::new(stmt.clone()).param("keys", keys.clone()))
             .await?;
         self.write(rows, |_| {}).await
+    }
+
+    /// Set (`on`) or remove the `baseline` mark of the analyses these
+    /// references name: an analysis id, a report file name or a sample
+    /// sha256. One row per reference and analysis it matched.
+    pub async fn set_baseline(&self, refs: &[String], on: bool) -> Result<Vec<AnalysisRef>, DbError> {
+        let list: Vec<BoltType> = refs.iter().map(|r| BoltType::from(r.as_str())).collect();
+        self.fetch("marking baseline analyses", || {
+            Query::new(
+                "UNWIND $refs AS ref MATCH (a:Analysis) \
+                 WHERE a.id = ref OR a.report = ref OR EXISTS { (a)-[:OF_SAMPLE]->(:Sample {sha256: ref}) } \
+                 SET a.baseline = CASE WHEN $on THEN true END \
+                 RETURN ref, a.id AS id, a.report AS report"
+                    .into(),
+            )
+            .param("refs", list.clone())
+            .param("on", on)
+        })
+        .await
+    }
+
+    /// The analyses marked as a clean baseline, by report name.
+    pub async fn baseline_analyses(&self) -> Result<Vec<AnalysisRef>, DbError> {
+        self.fetch("reading baseline analyses", || {
+            Query::new(
+                "MATCH (a:Analysis) WHERE a.baseline = true \
+                 RETURN a.id AS ref, a.id AS id, a.report AS report ORDER BY report, id"
+                    .into(),
+            )
+        })
+        .await
     }
 
     /// The protocol's last step: these analyses are complete.
