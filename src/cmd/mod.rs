@@ -13,6 +13,7 @@ mod correlate;
 mod export;
 mod ingest;
 mod query;
+mod safelist;
 
 use crate::pipeline::{find_reports, Found, Tally};
 use crate::settings::Settings;
@@ -66,6 +67,11 @@ pub enum Command {
     Baseline {
         #[command(subcommand)]
         action: baseline::BaselineAction,
+    },
+    /// The safelist of background indicators: apply it to the database, check a value.
+    Safelist {
+        #[command(subcommand)]
+        action: safelist::SafelistAction,
     },
     /// The shipped hunting queries: list, show, run.
     Query {
@@ -287,6 +293,7 @@ pub fn run(cli: Cli) -> i32 {
         Command::Export { format } => export::run(cli.config.as_deref(), format),
         Command::Correlate(args) => correlate::run(cli.config.as_deref(), args),
         Command::Baseline { action } => baseline::run(cli.config.as_deref(), action),
+        Command::Safelist { action } => safelist::run(cli.config.as_deref(), action),
         Command::Query { action } => query::run(cli.config.as_deref(), action),
         Command::Config {
             action: ConfigAction::Show,

@@ -136,6 +136,32 @@ impl Label {
             holder.name()
         )
     }
+
+    /// One page of every indicator node of `kind`, keyed after `$after`
+    /// (`$page` nodes), with its safelist reason, if marked (`graphmalw
+    /// safelist apply` compares it with the list of today).
+    pub fn marks_page_statement(kind: IndicatorKind) -> String {
+        let label = Label::holder_rel(kind).ends().1;
+        let key = label.key();
+        format!(
+            "MATCH (n:{}) WHERE n.{key} > $after \
+             RETURN n.{key} AS value, n.safelist_reason AS reason ORDER BY value LIMIT $page",
+            label.name()
+        )
+    }
+
+    /// Mark (`reason` set) or unmark (`reason` null) the indicator nodes of
+    /// `kind` that `$rows` (`{value, reason}`) name.
+    pub fn set_marks_statement(kind: IndicatorKind) -> String {
+        let label = Label::holder_rel(kind).ends().1;
+        format!(
+            "UNWIND $rows AS row MATCH (n:{} {{{}: row.value}}) \
+             SET n.safelisted = CASE WHEN row.reason IS NULL THEN null ELSE true END, \
+             n.safelist_reason = row.reason",
+            label.name(),
+            label.key()
+        )
+    }
 }
 
 /// Constraints and indexes of the model, each `IF NOT EXISTS`.
@@ -217,6 +243,17 @@ mod tests {
              RETURN n.path AS value, size(holders) AS df, \
              CASE WHEN size(holders) <= $max_df THEN holders ELSE [] END AS holders \
              ORDER BY value"
+        );
+        assert_eq!(
+            Label::marks_page_statement(IndicatorKind::Mutex),
+            "MATCH (n:Mutex) WHERE n.name > $after \
+             RETURN n.name AS value, n.safelist_reason AS reason ORDER BY value LIMIT $page"
+        );
+        assert_eq!(
+            Label::set_marks_statement(IndicatorKind::Dropped),
+            "UNWIND $rows AS row MATCH (n:Sample {sha256: row.value}) \
+             SET n.safelisted = CASE WHEN row.reason IS NULL THEN null ELSE true END, \
+             n.safelist_reason = row.reason"
         );
         assert_eq!(
             Label::Campaign.delete_others_statement(),

@@ -825,3 +825,60 @@ fn baseline_marks_lists_and_unmarks_analyses_in_place() {
     correlate_ok(&c);
     assert_same(&snapshot(&c), &before, "marking and unmarking a baseline");
 }
+
+/// `safelist apply` brings the marks of nodes already in the database up to
+/// the list of today: an entry added in the settings marks the node it
+/// names (`--dry-run` only counts it), and without the entry the mark goes,
+/// giving back the graph ingest wrote.
+#[test]
+fn safelist_apply_marks_and_unmarks_nodes_already_ingested() {
+    let _g = serial();
+    let c = conn();
+    wipe(&c);
+    let examples = support::args_of(&[support::examples()]);
+    c.ingest_ok(&strs(&examples));
+    let before = snapshot(&c);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("graphmalw.toml");
+    std::fs::write(
+        &config,
+        "[[correlate.safelist]]\nkind = \"mutex\"\nreason = \"our test agent\"\npatterns = [\"Global\\\\RgSvc_*\"]\n",
+    )
+    .expect("settings written");
+    let config = config.to_str().unwrap_or_default();
+    let mark = |m: &str| {
+        let cypher = format!("MATCH (m:Mutex {{name: '{m}'}}) RETURN m.safelisted AS s, m.safelist_reason AS r");
+        query(&c.client(), &c.database, &cypher)[0].clone()
+    };
+    let mutex = "Global\\\\RgSvc_Mtx_51A2";
+
+    let o = c
+        .command(&["--config", config, "safelist", "apply", "--dry-run"])
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("mutex    2 nodes read, would mark 1 safelisted"),
+        "{}",
+        stdout(&o)
+    );
+    assert_eq!(mark(mutex)["s"], serde_json::Value::Null);
+
+    let o = c
+        .command(&["--config", config, "safelist", "apply", "--page", "1"])
+        .output()
+        .expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(mark(mutex)["s"], serde_json::json!(true));
+    assert_eq!(mark(mutex)["r"], serde_json::json!("our test agent"));
+    assert_eq!(mark("Global\\\\WHS_7d3f0a2c")["s"], serde_json::Value::Null);
+
+    let o = c.command(&["safelist", "apply"]).output().expect("runs");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("mutex    2 nodes read, marked 0 safelisted, 1 no longer"),
+        "{}",
+        stdout(&o)
+    );
+    assert_same(&snapshot(&c), &before, "safelist apply with and without an entry");
+}

@@ -9,6 +9,7 @@
 pub mod config;
 pub(crate) mod retry;
 
+use crate::correlate::IndicatorKind;
 use crate::store::{schema_statements, Label, Prop, Row, Rows};
 pub use config::{IngestSettings, Neo4jSettings, Secret};
 use neo4rs::{BoltList, BoltMap, BoltNull, BoltString, BoltType, ConfigBuilder, Graph, Query};
@@ -549,6 +550,49 @@ impl Neo4jSink {
                  RETURN a.id AS ref, a.id AS id, a.report AS report ORDER BY report, id"
                     .into(),
             )
+        })
+        .await
+    }
+
+    /// One page of the indicator nodes of `kind` after `after`, each with
+    /// its safelist reason if it is marked.
+    pub async fn marks_page(
+        &self,
+        kind: IndicatorKind,
+        after: &str,
+        page: usize,
+    ) -> Result<Vec<(String, Option<String>)>, DbError> {
+        #[derive(serde::Deserialize)]
+        struct R {
+            value: String,
+            reason: Option<String>,
+        }
+        let stmt = Label::marks_page_statement(kind);
+        let rows: Vec<R> = self
+            .fetch("reading indicator marks", || {
+                Query::new(stmt.clone())
+                    .param("after", after)
+                    .param("page", page as i64)
+            })
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.value, r.reason)).collect())
+    }
+
+    /// Set (a reason) or remove (none) the safelist marks of these
+    /// indicator nodes of `kind`.
+    pub async fn set_marks(&self, kind: IndicatorKind, marks: &[(String, Option<String>)]) -> Result<(), DbError> {
+        let rows: Vec<Row> = marks
+            .iter()
+            .map(|(value, reason)| {
+                vec![
+                    ("value", Prop::Str(value.clone())),
+                    ("reason", Prop::from(reason.clone())),
+                ]
+            })
+            .collect();
+        let stmt = Label::set_marks_statement(kind);
+        self.run("marking safelisted indicators", || {
+            Query::new(stmt.clone()).param("rows", bolt_rows(&rows))
         })
         .await
     }
