@@ -791,7 +791,10 @@ fn campaigns(c: &Ctx) {
     // stealer share six indicators that only they hold (the injector three
     // with each, which may or may not weigh enough, depending on how many
     // analyses the corpus holds).
-    let pair = hit(&rows, json!({"found_with": "max_df=50 min_weight=6 min_shared=3"}));
+    let pair = hit(
+        &rows,
+        json!({"found_with": "max_share=0.1 max_df=50 min_weight=6 min_shared=3 min_similarity=0.3"}),
+    );
     let reports = strings(pair, "reports");
     assert!(
         reports.contains(&DROPPER.to_owned()) && reports.contains(&STEALER.to_owned()),
