@@ -29,7 +29,7 @@ pub struct CorrelateArgs {
     #[command(flatten)]
     pub db: DbArgs,
     /// Indicator nodes read per query.
-    #[arg(long, default_value_t = 2000, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_PAGE, value_name = "N")]
     pub page: usize,
     /// Indicators held by more than this share of the analyses never link (setting correlate.max_share)…
     #[arg(long, value_name = "SHARE")]
@@ -48,6 +48,9 @@ pub struct CorrelateArgs {
     pub min_similarity: Option<f64>,
 }
 
+/// Indicator nodes read per query, unless `--page` says otherwise.
+pub const DEFAULT_PAGE: usize = 2000;
+
 pub fn run(config: Option<&Path>, args: CorrelateArgs) -> i32 {
     let Some(settings) = load_settings(config, |s| {
         args.db.apply(&mut s.neo4j)?;
@@ -61,7 +64,12 @@ pub fn run(config: Option<&Path>, args: CorrelateArgs) -> i32 {
     }) else {
         return EXIT_USAGE;
     };
-    match correlate(&settings, args.page.max(1)) {
+    run_with(&settings, args.page)
+}
+
+/// Correlate with these settings (also `ingest --correlate`); the exit code.
+pub fn run_with(settings: &Settings, page: usize) -> i32 {
+    match correlate(settings, page.max(1)) {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("error: {e:#}");
