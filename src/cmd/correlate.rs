@@ -4,7 +4,8 @@
 //!
 //! The database gives the indicator nodes one page at a time (keyset
 //! pagination on each label's key, safelisted nodes left out, holders only
-//! for indicators held by at most `correlate.max_df` analyses), so it never
+//! for indicators held by at most the df limit: `correlate.max_share` of the
+//! analyses, or `correlate.max_df`), so it never
 //! holds more than a page; graphmalw holds the pair weights of
 //! [`campaigns_from_rows`], which re-checks the safelist and drops what a
 //! baseline analysis holds. The campaigns then replace every earlier one:
@@ -28,9 +29,12 @@ pub struct CorrelateArgs {
     #[command(flatten)]
     pub db: DbArgs,
     /// Indicator nodes read per query.
-    #[arg(long, default_value_t = 2000, value_name = "N")]
+    #[arg(long, default_value_t = DEFAULT_PAGE, value_name = "N")]
     pub page: usize,
-    /// Indicators held by more analyses than this never link (setting correlate.max_df).
+    /// Indicators held by more than this share of the analyses never link (setting correlate.max_share)…
+    #[arg(long, value_name = "SHARE")]
+    pub max_share: Option<f64>,
+    /// …unless held by at most this many analyses (setting correlate.max_df).
     #[arg(long, value_name = "N")]
     pub max_df: Option<usize>,
     /// Shared idf weight that links two analyses (setting correlate.min_weight).
@@ -39,20 +43,33 @@ pub struct CorrelateArgs {
     /// Shared indicators that link two analyses, at least (setting correlate.min_shared).
     #[arg(long, value_name = "N")]
     pub min_shared: Option<u32>,
+    /// Shared weight over the geometric mean of both analyses' rare weight, at least (setting correlate.min_similarity).
+    #[arg(long, value_name = "S")]
+    pub min_similarity: Option<f64>,
 }
+
+/// Indicator nodes read per query, unless `--page` says otherwise.
+pub const DEFAULT_PAGE: usize = 2000;
 
 pub fn run(config: Option<&Path>, args: CorrelateArgs) -> i32 {
     let Some(settings) = load_settings(config, |s| {
         args.db.apply(&mut s.neo4j)?;
         let c = &mut s.correlate;
+        c.max_share = args.max_share.unwrap_or(c.max_share);
         c.max_df = args.max_df.unwrap_or(c.max_df);
+        c.min_similarity = args.min_similarity.unwrap_or(c.min_similarity);
         c.min_weight = args.min_weight.unwrap_or(c.min_weight);
         c.min_shared = args.min_shared.unwrap_or(c.min_shared);
         Ok(())
     }) else {
         return EXIT_USAGE;
     };
-    match correlate(&settings, args.page.max(1)) {
+    run_with(&settings, args.page)
+}
+
+/// Correlate with these settings (also `ingest --correlate`); the exit code.
+pub fn run_with(settings: &Settings, page: usize) -> i32 {
+    match correlate(settings, page.max(1)) {
         Ok(()) => EXIT_OK,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -75,7 +92,7 @@ fn correlate(settings: &Settings, page: usize) -> anyhow::Result<()> {
         sink: &sink,
         limit,
         page,
-        max_df: params.max_df,
+        max_df: params.df_limit(corpus),
         kinds: IndicatorKind::ALL.iter(),
         current: None,
         buf: VecDeque::new(),
@@ -85,13 +102,9 @@ fn correlate(settings: &Settings, page: usize) -> anyhow::Result<()> {
     if let Some(e) = pages.error {
         return Err(e.into());
     }
-    let settings_used = format!(
-        "max_df={} min_weight={} min_shared={}",
-        params.max_df, params.min_weight, params.min_shared
-    );
-    let rows = campaign_rows(&campaigns, &settings_used);
+    let rows = campaign_rows(&campaigns, &params.describe());
     rt.block_on(sink.replace_label(Label::Campaign, &rows))?;
-    print_summary(corpus, baseline.len(), &counts, &campaigns, started.elapsed());
+    print_summary((corpus, baseline.len(), params.df_limit(corpus)), &counts, &campaigns, started.elapsed());
     Ok(())
 }
 
@@ -180,11 +193,17 @@ impl Iterator for Pages<'_> {
     }
 }
 
-fn print_summary(corpus: usize, baseline: usize, n: &RowCounts, campaigns: &[Campaign], took: Duration) {
+/// `(analyses, baseline analyses, df limit)`, what was done with the rows, and the result.
+fn print_summary(
+    (corpus, baseline, df_limit): (usize, usize, usize),
+    n: &RowCounts,
+    campaigns: &[Campaign],
+    took: Duration,
+) {
     println!(
         "correlate: {corpus} analyses ({baseline} baseline); {} shared indicators read: {} safelisted, \
-         {} held by a baseline, {} unshared or held by more than max_df, {} used",
-        n.read, n.safelisted, n.baseline, n.out_of_range, n.used
+         {} held by a baseline, {} unshared or held by more than {} analyses, {} used",
+        n.read, n.safelisted, n.baseline, n.out_of_range, df_limit, n.used
     );
     let largest = campaigns.iter().map(|c| c.members.len()).max().unwrap_or(0);
     let members: usize = campaigns.iter().map(|c| c.members.len()).sum();

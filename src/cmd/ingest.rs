@@ -53,6 +53,10 @@ pub struct IngestArgs {
     /// Build everything and report what would be written, without a database.
     #[arg(long)]
     pub dry_run: bool,
+    /// Then run `graphmalw correlate` (settings `[correlate]`), so the
+    /// campaigns and `indicator-clusters` cover what was just ingested.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub correlate: bool,
     #[command(flatten)]
     pub graph: GraphArgs,
 }
@@ -176,7 +180,13 @@ pub fn run(config: Option<&Path>, args: IngestArgs, shutdown: impl Future<Output
             return EXIT_FAILED;
         }
     };
-    runtime.block_on(ingest(settings, args, shutdown))
+    let correlate = args.correlate;
+    let code = runtime.block_on(ingest(settings.clone(), args, shutdown));
+    drop(runtime);
+    if code == super::EXIT_OK && correlate {
+        return super::correlate::run_with(&settings, super::correlate::DEFAULT_PAGE);
+    }
+    code
 }
 
 /// Ingest every report; `shutdown` completing stops the run. It is polled
@@ -610,6 +620,7 @@ mod tests {
             force: false,
             baseline: false,
             dry_run: true,
+            correlate: false,
             graph: GraphArgs::default(),
         };
         let code = ingest(Settings::default(), args, std::future::ready(())).await;

@@ -4,43 +4,78 @@
 //! Input is streamed, one shared indicator at a time, as the database gives
 //! it (`docs/correlation.md`): the indicator, how many analyses hold it (its
 //! document frequency `df`) and which. An indicator weighs `ln(N / df)` (its
-//! idf over `N` analyses): a mutex two samples share says much, a path half
-//! the corpus touches says little, and indicators held by more than
-//! `max_df` analyses are not read at all, which bounds the pairs one indicator
-//! can add to `max_df²/2`. A pair of analyses is linked when it shares at
-//! least `min_shared` indicators whose weights add up to `min_weight` (the
-//! count keeps chance shares of guest artefacts from chaining unrelated
-//! analyses, `docs/correlation.md`); campaigns are the
-//! connected components of the links, each named by a hash of its members so
-//! that the same members give the same campaign id on every run.
+//! idf over `N` analyses): a mutex two samples share says much, a path a
+//! tenth of the corpus touches says little, and indicators held by more than
+//! [`ClusterParams::df_limit`] analyses (a share of the corpus) are not read
+//! at all. A pair of analyses is linked when what it shares is enough
+//! evidence in absolute terms (`min_shared` indicators weighing `min_weight`)
+//! *and* a good part of what each of the two holds: the shared weight over the
+//! geometric mean of both analyses' rare weight (a weighted Ochiai, or cosine,
+//! similarity) is at least `min_similarity`. The second test is what keeps
+//! chance shares from chaining: an analysis that touches hundreds of rare
+//! paths shares a few with many others by chance, but those few are a small
+//! part of its rare weight, while family members share most of theirs.
+//! Campaigns are the connected components of the links, each named by a hash
+//! of its members so that the same members give the same campaign id on every
+//! run.
 
 use std::collections::HashMap;
 
-/// How rare indicators must be, and how much they must add up to.
+/// How rare indicators must be, and how much a pair must share.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ClusterParams {
-    /// Indicators held by more analyses than this are skipped.
+    /// Indicators held by more than this share of the analyses are skipped…
+    pub max_share: f64,
+    /// …or by more than this many, if that is more (a small corpus).
     pub max_df: usize,
     /// A pair is linked when its shared indicators weigh at least this…
     pub min_weight: f64,
     /// …and are at least this many (chance shares one or two guest artefacts
-    /// now and then; a family shares several planted ones).
+    /// now and then; a family shares several planted ones)…
     pub min_shared: u32,
+    /// …and weigh at least this share of the geometric mean of the two
+    /// analyses' rare weight (their weighted cosine similarity).
+    pub min_similarity: f64,
     /// Campaigns smaller than this are not reported.
     pub min_size: usize,
 }
 
 impl Default for ClusterParams {
-    /// Three shared indicators that weigh 8 together: three that 5 % of the
-    /// corpus holds (3 × ln 20 ≈ 9.0), or rarer ones; measured on planted
-    /// campaigns in `docs/correlation.md`.
+    /// Measured on planted campaigns at 1,000 and 10,000 analyses, and on
+    /// real reports (`docs/correlation.md`, section 3).
     fn default() -> Self {
         ClusterParams {
+            max_share: 0.1,
             max_df: 50,
-            min_weight: 8.0,
+            min_weight: 14.0,
             min_shared: 3,
+            min_similarity: 0.3,
             min_size: 2,
         }
+    }
+}
+
+impl ClusterParams {
+    /// The most analyses an indicator may be held by, in a corpus of `n`:
+    /// `max(max_df, max_share × n)`. A family grows with its corpus, so the
+    /// limit does too: a fixed one hides every family larger than it.
+    pub fn df_limit(&self, n: usize) -> usize {
+        self.max_df.max((self.max_share * n as f64).ceil() as usize)
+    }
+
+    /// The shared weight that links a pair in a corpus of `n`: `min_weight`,
+    /// or in a small corpus, where no indicator weighs much, what two
+    /// indicators only the pair holds weigh (`2 ln(n/2)`).
+    pub fn weight_limit(&self, n: usize) -> f64 {
+        self.min_weight.min(2.0 * idf(n, 2))
+    }
+
+    /// The parameters as `graphmalw correlate` records them on its campaigns.
+    pub fn describe(&self) -> String {
+        format!(
+            "max_share={} max_df={} min_weight={} min_shared={} min_similarity={}",
+            self.max_share, self.max_df, self.min_weight, self.min_shared, self.min_similarity
+        )
     }
 }
 
@@ -130,14 +165,61 @@ pub fn campaign_id(sorted_members: &[String]) -> String {
 }
 
 /// Accumulates pair weights from streamed indicators, then links pairs and
-/// groups analyses. Memory: one entry per pair that shares a rare indicator.
+/// groups analyses. Memory: one entry per pair that shares a rare indicator,
+/// and each analysis's rare weight.
 #[derive(Debug, Clone)]
 pub struct Correlator {
     params: ClusterParams,
     corpus: usize,
+    df_limit: usize,
+    weight_limit: f64,
     ids: Ids,
     uf: UnionFind,
-    pairs: HashMap<(u32, u32), (f64, u32)>,
+    /// Per analysis (interned number): the summed weight of its rare indicators.
+    mass: Vec<f64>,
+    pairs: HashMap<u64, (f32, u32), PairHasher>,
+}
+
+/// A pair of interned analyses `i < j` as one map key, `i` in the high half
+/// (16 bytes an entry with its weight and count: the pair map is what grows).
+fn pair_key(i: u32, j: u32) -> u64 {
+    (u64::from(i.min(j)) << 32) | u64::from(i.max(j))
+}
+
+fn pair_of(key: u64) -> (u32, u32) {
+    ((key >> 32) as u32, key as u32)
+}
+
+/// Hashes pair keys by a fold and a multiplication: the keys are
+/// numbers this module hands out, not input, so a keyed hash buys nothing
+/// and doubled the clustering time (8.5 million pairs at 10,000 analyses).
+#[derive(Debug, Clone, Copy, Default)]
+struct PairHasher;
+
+impl std::hash::BuildHasher for PairHasher {
+    type Hasher = PairHash;
+    fn build_hasher(&self) -> PairHash {
+        PairHash(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PairHash(u64);
+
+impl std::hash::Hasher for PairHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        // Fold both halves into the low bits (the table's index), then mix.
+        let h = (self.0 ^ n ^ (n >> 32)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 29);
+    }
 }
 
 impl Correlator {
@@ -146,45 +228,70 @@ impl Correlator {
         Correlator {
             params,
             corpus,
+            df_limit: params.df_limit(corpus),
+            weight_limit: params.weight_limit(corpus),
             ids: Ids::default(),
             uf: UnionFind::default(),
-            pairs: HashMap::new(),
+            mass: Vec::new(),
+            pairs: HashMap::default(),
         }
+    }
+
+    /// The most analyses an indicator may be held by in this corpus.
+    pub fn df_limit(&self) -> usize {
+        self.df_limit
+    }
+
+    /// How many pairs of analyses share a rare indicator (the memory used).
+    pub fn pair_count(&self) -> usize {
+        self.pairs.len()
     }
 
     /// One shared indicator and the analyses that hold it (distinct ids).
     /// Returns false when it was skipped as too common.
     pub fn add_indicator<S: AsRef<str>>(&mut self, holders: &[S]) -> bool {
         let df = holders.len();
-        if df < 2 || df > self.params.max_df {
+        if df < 2 || df > self.df_limit {
             return false;
         }
         let w = idf(self.corpus.max(df), df);
         let ids: Vec<u32> = holders.iter().map(|h| self.ids.get(h.as_ref(), &mut self.uf)).collect();
+        self.mass.resize(self.ids.names.len(), 0.0);
+        for &i in &ids {
+            self.mass[i as usize] += w;
+        }
         for (x, &i) in ids.iter().enumerate() {
             for &j in &ids[x + 1..] {
-                let e = self.pairs.entry((i.min(j), i.max(j))).or_insert((0.0, 0));
-                e.0 += w;
+                let e = self.pairs.entry(pair_key(i, j)).or_insert((0.0, 0));
+                e.0 += w as f32;
                 e.1 += 1;
             }
         }
         true
     }
 
-    fn is_link(&self, (weight, shared): (f64, u32)) -> bool {
-        weight >= self.params.min_weight && shared >= self.params.min_shared
+    /// Whether the pair `key` (see [`pair_key`]), sharing `shared`
+    /// indicators of summed weight `weight`, is linked.
+    fn is_link(&self, key: u64, (weight, shared): (f32, u32)) -> bool {
+        let (i, j) = pair_of(key);
+        let weight = f64::from(weight);
+        let mean = (self.mass[i as usize] * self.mass[j as usize]).sqrt();
+        weight >= self.weight_limit
+            && shared >= self.params.min_shared
+            && weight >= self.params.min_similarity * mean
     }
 
-    /// Links (a, b, weight) at or above `min_weight`, strongest first, then by ids.
+    /// The linked pairs (a, b, weight), strongest first, then by ids.
     pub fn links(&self) -> Vec<(String, String, f64)> {
         let mut out: Vec<_> = self
             .pairs
             .iter()
-            .filter(|(_, &s)| self.is_link(s))
-            .map(|(&(i, j), &(w, _))| {
+            .filter(|(&p, &s)| self.is_link(p, s))
+            .map(|(&p, &(w, _))| {
+                let (i, j) = pair_of(p);
                 let (a, b) = (&self.ids.names[i as usize], &self.ids.names[j as usize]);
                 let (a, b) = if a <= b { (a, b) } else { (b, a) };
-                (a.clone(), b.clone(), w)
+                (a.clone(), b.clone(), f64::from(w))
             })
             .collect();
         out.sort_by(|x, y| y.2.total_cmp(&x.2).then_with(|| (&x.0, &x.1).cmp(&(&y.0, &y.1))));
@@ -196,8 +303,8 @@ impl Correlator {
         let linked: Vec<(u32, u32)> = self
             .pairs
             .iter()
-            .filter(|(_, &s)| self.is_link(s))
-            .map(|(&p, _)| p)
+            .filter(|(&p, &s)| self.is_link(p, s))
+            .map(|(&p, _)| pair_of(p))
             .collect();
         for (i, j) in linked {
             self.uf.union(i, j);
@@ -229,9 +336,11 @@ mod tests {
 
     fn params(max_df: usize, min_weight: f64) -> ClusterParams {
         ClusterParams {
+            max_share: 0.0,
             max_df,
             min_weight,
             min_shared: 1,
+            min_similarity: 0.0,
             min_size: 2,
         }
     }
@@ -279,6 +388,47 @@ mod tests {
         let campaigns = c.campaigns();
         assert_eq!(campaigns.len(), 1);
         assert_eq!(campaigns[0].members, ["s1", "s2", "s3", "s4", "s5"]);
+    }
+
+    #[test]
+    fn the_df_limit_follows_the_corpus() {
+        let p = ClusterParams::default();
+        assert_eq!(p.df_limit(3), 50);
+        assert_eq!(p.df_limit(500), 50);
+        assert_eq!(p.df_limit(1000), 100);
+        assert_eq!(p.df_limit(10_000), 1000);
+        assert_eq!(p.weight_limit(10_000), 14.0);
+        assert!((p.weight_limit(20) - 2.0 * 10f64.ln()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn chance_shares_of_a_busy_analysis_do_not_link() {
+        // "busy" touches 40 rare paths, each also touched by one other
+        // analysis: three by "a", three by "b" (chance), the rest by others;
+        // "a" and "b" also share five planted indicators. Every indicator
+        // weighs ln 500: busy's three with "a" weigh enough, but they are
+        // 3 / √(40 × 8) = 0.17 of the two's rare weight.
+        let p = ClusterParams {
+            min_similarity: 0.3,
+            ..params(50, 6.0)
+        };
+        let mut c = Correlator::new(p, 1000);
+        for i in 0..40 {
+            let other = match i {
+                0..=2 => "a".to_string(),
+                3..=5 => "b".to_string(),
+                _ => format!("other{i}"),
+            };
+            c.add_indicator(&["busy".to_string(), other]);
+        }
+        for _ in 0..5 {
+            c.add_indicator(&["a", "b"]);
+        }
+        let links = c.links();
+        assert!(links.iter().all(|(a, b, _)| a != "busy" && b != "busy"), "{links:?}");
+        let campaigns = c.campaigns();
+        assert_eq!(campaigns.len(), 1);
+        assert_eq!(campaigns[0].members, ["a", "b"]);
     }
 
     #[test]
@@ -364,7 +514,7 @@ pub struct RowCounts {
     pub safelisted: usize,
     /// Held by a baseline analysis.
     pub baseline: usize,
-    /// Held by fewer than two or more than `max_df` analyses.
+    /// Held by fewer than two analyses, or by more than the df limit.
     pub out_of_range: usize,
     pub used: usize,
 }

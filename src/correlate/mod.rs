@@ -43,12 +43,16 @@ use safelist::{NoiseFilter, Safelist, SafelistEntry, SafelistError};
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorrelateSettings {
-    /// Indicators held by more analyses than this never link (see [`ClusterParams`]).
+    /// Indicators held by more than this share of the analyses never link…
+    pub max_share: f64,
+    /// …unless they are held by at most this many (see [`ClusterParams`]).
     pub max_df: usize,
     /// Shared idf weight that links two analyses.
     pub min_weight: f64,
     /// How many shared indicators that takes, at least.
     pub min_shared: u32,
+    /// The share of the two analyses' rare weight the shared weight must be.
+    pub min_similarity: f64,
     /// Added to the shipped list, same shape as `data/safelist.toml`'s entries.
     pub safelist: Vec<SafelistEntry>,
 }
@@ -58,9 +62,11 @@ impl Default for CorrelateSettings {
         let p = ClusterParams::default();
         CorrelateSettings {
             safelist: Vec::new(),
+            max_share: p.max_share,
             max_df: p.max_df,
             min_weight: p.min_weight,
             min_shared: p.min_shared,
+            min_similarity: p.min_similarity,
         }
     }
 }
@@ -74,9 +80,11 @@ impl CorrelateSettings {
 
     pub fn cluster_params(&self) -> ClusterParams {
         ClusterParams {
+            max_share: self.max_share,
             max_df: self.max_df,
             min_weight: self.min_weight,
             min_shared: self.min_shared,
+            min_similarity: self.min_similarity,
             ..ClusterParams::default()
         }
     }

@@ -758,31 +758,27 @@ fn shared_network(c: &Ctx) {
 }
 
 fn indicator_clusters(c: &Ctx) {
-    let rows = c.run("indicator-clusters", &[("max_share", "1.0")]);
-    let trio = hit(
-        &rows,
-        json!({"analyses": 3, "samples": THE_THREE, "reports": [DROPPER, INJECTOR, STEALER]}),
-    );
-    let links = strings(trio, "links");
-    // Seven shared indicators, less the safelisted resolver 8.8.8.8.
-    let strongest = [
-        "payroll_update.exe (dropper-cuckoo.json) ~ svchost32.exe (stealer-cape.json): 6",
-        "svchost32.exe (stealer-cape.json) ~ payroll_update.exe (dropper-cuckoo.json): 6",
-    ];
-    assert!(links.iter().any(|l| strongest.contains(&l.as_str())), "{links:?}");
-    assert_eq!(links.len(), 3, "three linked pairs: {links:?}");
-    // At five shared indicators only the dropper and the stealer stay linked.
-    let tight = c.run("indicator-clusters", &[("max_share", "1.0"), ("min_shared", "5")]);
-    hit(
-        &tight,
-        json!({"analyses": 2, "samples": ["payroll_update.exe", "svchost32.exe"], "reports": [DROPPER, STEALER]}),
-    );
-    assert!(
-        tight
-            .iter()
-            .all(|r| !strings(r, "reports").contains(&INJECTOR.to_owned())),
-        "the injector shares three indicators with each: {tight:?}"
-    );
+    // The campaigns `correlate --min-weight 6` wrote, with what links them.
+    let rows = c.run("indicator-clusters", &[]);
+    let pair = rows
+        .iter()
+        .find(|r| {
+            let reports = strings(r, "reports");
+            reports.contains(&DROPPER.to_owned()) && reports.contains(&STEALER.to_owned())
+        })
+        .unwrap_or_else(|| panic!("no campaign holds the dropper and the stealer: {rows:?}"));
+    let indicators = strings(pair, "indicators");
+    for shared in ["domain:telemetry-update.example.net (", "ip:203.0.113.47 ("] {
+        assert!(indicators.iter().any(|i| i.starts_with(shared)), "{shared}: {indicators:?}");
+    }
+    // The sandbox's resolver is in every example, and safelisted: never listed.
+    assert!(indicators.iter().all(|i| !i.starts_with("ip:8.8.8.8 ")), "{indicators:?}");
+    let campaigns = c.run("campaigns", &[]);
+    assert_eq!(rows.len(), campaigns.len(), "one row per campaign: {rows:?}");
+    let few = c.run("indicator-clusters", &[("max_indicators", "1")]);
+    assert!(few.iter().all(|r| strings(r, "indicators").len() <= 1), "{few:?}");
+    let large = c.run("indicator-clusters", &[("min_analyses", "1000")]);
+    assert!(large.is_empty(), "{large:?}");
 }
 
 fn campaigns(c: &Ctx) {
@@ -791,7 +787,10 @@ fn campaigns(c: &Ctx) {
     // stealer share six indicators that only they hold (the injector three
     // with each, which may or may not weigh enough, depending on how many
     // analyses the corpus holds).
-    let pair = hit(&rows, json!({"found_with": "max_df=50 min_weight=6 min_shared=3"}));
+    let pair = hit(
+        &rows,
+        json!({"found_with": "max_share=0.1 max_df=50 min_weight=6 min_shared=3 min_similarity=0.3"}),
+    );
     let reports = strings(pair, "reports");
     assert!(
         reports.contains(&DROPPER.to_owned()) && reports.contains(&STEALER.to_owned()),

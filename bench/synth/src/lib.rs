@@ -46,8 +46,11 @@ usage:
       (--campaigns: K planted families over SHARE (0.5) of the reports, truth in DIR/truth.tsv)
   graphmalw-synth parse-only PATH...
   graphmalw-synth write --mode unwind|merge|merge-tx [--batch N] [--limit ROWS] [--schema] PATH...
-  graphmalw-synth campaigns [--max-df N] [--min-weight W] [--min-shared K] PATH...
-      (the library's campaigns (src/correlate) over the built reports, no database, as JSON)
+  graphmalw-synth campaigns [--max-share S] [--max-df N] [--min-weight W] [--min-shared K]
+                           [--min-similarity S] [--holders FILE] (PATH... | --from-holders FILE)
+      (the library's campaigns (src/correlate) over the built reports, no database, as JSON;
+       --holders also writes each indicator and its holders as TSV, --from-holders reads that
+       instead of building reports)
   graphmalw-synth cypher [--timeout SECS] STATEMENT
       (write, cypher: NEO4J_URI, NEO4J_USERNAME, NEO4J_PASSWORD, NEO4J_DATABASE;
        cypher prints the rows as a JSON array: bench/scale reads campaigns with it)
@@ -1498,40 +1501,60 @@ fn single_rel_statement(rel: Rel) -> String {
     rel.merge_with(Params::One)
 }
 
-/// `campaigns [--max-df N] [--min-weight W] [--min-shared K] PATH...`
+/// `campaigns [--max-share S] [--max-df N] [--min-weight W] [--min-shared K]
+/// [--min-similarity S] [--holders FILE] (PATH... | --from-holders FILE)`
 /// (the correlation settings, defaults as shipped): build every report, take its correlation features,
 /// drop what the shipped safelist calls noise, and cluster the shared
 /// indicators with the default parameters; `[{"reports": [...]}]` on stdout,
 /// reports named by their path relative to the argument (as `ingest` names them).
 fn cmd_campaigns(args: &[String]) -> Result<()> {
-    use graphmalw::correlate::{cluster::Correlator, CorrelateSettings, Features};
-    use std::collections::BTreeMap;
-    let o = Opts::parse(args, &["--max-df", "--min-weight", "--min-shared"])?;
-    let paths: Vec<PathBuf> = o.positional.iter().map(PathBuf::from).collect();
-    let (found, errors) = find_reports(&paths);
-    if let Some((p, e)) = errors.first() {
-        bail!("{}: {e}", p.display());
-    }
+    use graphmalw::correlate::{cluster::Correlator, CorrelateSettings};
+    let o = Opts::parse(
+        args,
+        &[
+            "--max-share",
+            "--max-df",
+            "--min-weight",
+            "--min-shared",
+            "--min-similarity",
+            "--holders",
+            "--from-holders",
+        ],
+    )?;
     let mut settings = CorrelateSettings::default();
     settings.max_df = o.num("--max-df", settings.max_df as u64)? as usize;
     settings.min_shared = o.num("--min-shared", settings.min_shared.into())? as u32;
-    if let Some(w) = o.value("--min-weight") {
-        settings.min_weight = w.parse().with_context(|| format!("--min-weight {w}"))?;
-    }
-    let noise = settings.noise_filter()?;
-    let cfg = GraphConfig::default();
-    let mut holders: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for f in &found {
-        let a = build_report(&f.path, &cfg, ReadLimits::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let name = f.relative.to_string_lossy().into_owned();
-        for i in Features::of(&a).indicators.iter().filter(|i| !noise.is_noise(i)) {
-            holders.entry(i.to_string()).or_default().push(name.clone());
+    for (flag, value) in [
+        ("--max-share", &mut settings.max_share),
+        ("--min-weight", &mut settings.min_weight),
+        ("--min-similarity", &mut settings.min_similarity),
+    ] {
+        if let Some(v) = o.value(flag) {
+            *value = v.parse().with_context(|| format!("{flag} {v}"))?;
         }
     }
-    let mut c = Correlator::new(settings.cluster_params(), found.len());
-    for h in holders.values() {
+    let (mut holders, corpus) = match o.value("--from-holders") {
+        Some(file) => read_holders(Path::new(file))?,
+        None => holders_of_reports(&o.positional, &settings.noise_filter()?)?,
+    };
+    if let Some(file) = o.value("--holders") {
+        let lines: String = holders.iter().map(|(k, h)| format!("{k}\t{}\n", h.join(","))).collect();
+        std::fs::write(file, lines)?;
+    }
+    let started = std::time::Instant::now();
+    let mut c = Correlator::new(settings.cluster_params(), corpus);
+    for h in holders.values_mut() {
+        h.sort();
+        h.dedup();
         c.add_indicator(h);
     }
+    eprintln!(
+        "campaigns: {} analyses, df limit {}, {} pairs share a rare indicator; clustered in {:.2}s",
+        corpus,
+        c.df_limit(),
+        c.pair_count(),
+        started.elapsed().as_secs_f64()
+    );
     let out: Vec<_> = c
         .campaigns()
         .into_iter()
@@ -1539,6 +1562,45 @@ fn cmd_campaigns(args: &[String]) -> Result<()> {
         .collect();
     println!("{}", serde_json::to_string(&out)?);
     Ok(())
+}
+
+/// Each indicator (`kind:value`) the reports under `paths` hold, outside the
+/// safelist, with its holders (report paths relative to their argument, as
+/// `ingest` names them); and how many reports there are.
+fn holders_of_reports(
+    paths: &[String],
+    noise: &graphmalw::correlate::safelist::NoiseFilter,
+) -> Result<(std::collections::BTreeMap<String, Vec<String>>, usize)> {
+    let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+    let (found, errors) = find_reports(&paths);
+    if let Some((p, e)) = errors.first() {
+        bail!("{}: {e}", p.display());
+    }
+    let cfg = GraphConfig::default();
+    let mut holders = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for f in &found {
+        let a = build_report(&f.path, &cfg, ReadLimits::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let name = f.relative.to_string_lossy().into_owned();
+        for i in graphmalw::correlate::Features::of(&a).indicators.iter().filter(|i| !noise.is_noise(i)) {
+            holders.entry(i.to_string()).or_default().push(name.clone());
+        }
+    }
+    Ok((holders, found.len()))
+}
+
+/// What `--holders` wrote (`kind:value`, tab, comma-separated holders), and
+/// how many distinct holders it names.
+fn read_holders(file: &Path) -> Result<(std::collections::BTreeMap<String, Vec<String>>, usize)> {
+    let text = std::fs::read_to_string(file).with_context(|| file.display().to_string())?;
+    let mut holders = std::collections::BTreeMap::new();
+    let mut names = std::collections::HashSet::new();
+    for line in text.lines() {
+        let (indicator, list) = line.split_once('\t').with_context(|| format!("{}: {line}", file.display()))?;
+        let list: Vec<String> = list.split(',').map(str::to_owned).collect();
+        names.extend(list.iter().cloned());
+        holders.insert(indicator.to_owned(), list);
+    }
+    Ok((holders, names.len()))
 }
 
 /// `cypher [--timeout SECS] STATEMENT`: the rows as a JSON array on stdout,
