@@ -14,12 +14,20 @@ MATCH (a:Analysis)
 WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
 MATCH (a)-[:CONTACTED]->(x)
 WHERE x:Domain OR x:IpAddress
+// Once per indicator, not once per analysis that contacted it: its
+// resolutions and seen_in cost its own degree, so the query stays linear in
+// the corpus however many analyses share an indicator.
+WITH x, collect(DISTINCT a) AS contacts
 OPTIONAL MATCH (x)-[:RESOLVES_TO]->(ip:IpAddress)
+WITH x, contacts, ip
+ORDER BY ip.address
+WITH x, contacts, collect(DISTINCT ip.address) AS resolves_to
 OPTIONAL MATCH (dom:Domain)-[:RESOLVES_TO]->(x)
-WITH a, x, ip, dom
-ORDER BY ip.address, dom.name
-WITH a, x, collect(DISTINCT ip.address) AS resolves_to, collect(DISTINCT dom.name) AS resolved_from
-MATCH (o:Analysis)-[:CONTACTED]->(x)
+WITH x, contacts, resolves_to, dom
+ORDER BY dom.name
+WITH x, contacts, resolves_to, collect(DISTINCT dom.name) AS resolved_from,
+     COUNT { (o:Analysis)-[:CONTACTED]->(x) } AS seen_in
+UNWIND contacts AS a
 RETURN a.report AS report, a.id AS analysis, CASE WHEN x:Domain THEN 'domain' ELSE 'ip' END AS kind,
-       coalesce(x.name, x.address) AS indicator, resolves_to, resolved_from, count(DISTINCT o) AS seen_in
+       coalesce(x.name, x.address) AS indicator, resolves_to, resolved_from, seen_in
 ORDER BY report, analysis, kind, indicator
