@@ -13,8 +13,12 @@
 //   Safelisted paths and paths a clean baseline analysis touched are left out always.
 MATCH (x:Analysis)
 WITH count(x) AS total
-MATCH (h:FileHandle)-[:REFERS_TO]->(f:File)
-WHERE f.safelisted IS NULL
+// Only files referred to at least min_analyses times (a degree, cheap) can
+// be shared by that many analyses: the others, most of them, are dropped
+// before their handles are read and grouped.
+MATCH (f:File)
+WHERE f.safelisted IS NULL AND COUNT { (f)<-[:REFERS_TO]-() } >= $min_analyses
+MATCH (h:FileHandle)-[:REFERS_TO]->(f)
 MATCH (a:Analysis {id: h.analysis})
 WITH total, f, collect(DISTINCT a) AS hits
 WHERE size(hits) >= $min_analyses AND (total < $min_corpus OR toFloat(size(hits)) <= $max_share * total)

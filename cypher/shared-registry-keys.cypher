@@ -14,8 +14,12 @@
 //   analysis touched are left out always.
 MATCH (x:Analysis)
 WITH count(x) AS total
-MATCH (h:KeyHandle)-[:REFERS_TO]->(k:RegistryKey)
-WHERE k.safelisted IS NULL
+// Only keys referred to at least min_analyses times (a degree, cheap) can
+// be shared by that many analyses: the others, most of them, are dropped
+// before their handles are read and grouped.
+MATCH (k:RegistryKey)
+WHERE k.safelisted IS NULL AND COUNT { (k)<-[:REFERS_TO]-() } >= $min_analyses
+MATCH (h:KeyHandle)-[:REFERS_TO]->(k)
 MATCH (a:Analysis {id: h.analysis})
 WITH total, k, collect(DISTINCT a) AS hits
 WHERE size(hits) >= $min_analyses AND (total < $min_corpus OR toFloat(size(hits)) <= $max_share * total)
