@@ -27,8 +27,8 @@ WITH x, collect(DISTINCT ip.address) AS resolves_to
 OPTIONAL MATCH (dom:Domain)-[:RESOLVES_TO]->(x)
 WITH x, resolves_to, dom
 ORDER BY dom.name
-WITH x, resolves_to, collect(DISTINCT dom.name) AS resolved_from,
-     COUNT { (o:Analysis)-[:CONTACTED]->(x) } AS seen_in
+WITH x, resolves_to, collect(DISTINCT dom.name) AS resolved_from
+WITH x, resolves_to, resolved_from, COUNT { (o:Analysis)-[:CONTACTED]->(x) } AS seen_in
 MATCH (a:Analysis)-[:CONTACTED]->(x)
 WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
 WITH DISTINCT a, x, resolves_to, resolved_from, seen_in
