@@ -13,10 +13,13 @@
 //   run shows in the graph: "image" (a watched process has that path) or the creation
 //   API whose arguments name it; pid is the started process (named after the file when
 //   the sandbox did not follow it).
-MATCH (a:Analysis)
-WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
-MATCH (w:Api)-[:API_FILE_HANDLE]->(h:FileHandle {analysis: a.id})-[:REFERS_TO]->(f:File)
+// From the writing calls (an index seek on :Api(api)) to their analysis, not
+// from every file handle of every analysis.
+MATCH (w:Api)
 WHERE w.api IN $write_apis
+MATCH (a:Analysis {id: w.analysis})
+WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
+MATCH (w)-[:API_FILE_HANDLE]->(h:FileHandle)-[:REFERS_TO]->(f:File)
 WITH DISTINCT a, h.pid AS writer_pid, h.path AS written, f
 CALL (a, f) {
   MATCH (a)-[:HAS_PROCESS]->(p:Process)

@@ -14,12 +14,24 @@ MATCH (a:Analysis)
 WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
 MATCH (a)-[:CONTACTED]->(x)
 WHERE x:Domain OR x:IpAddress
+// Once per indicator, not once per analysis that contacted it: its
+// resolutions and seen_in cost its own degree, so the query stays linear in
+// the corpus however many analyses share an indicator. The analyses are met
+// again afterwards, so no sorted row carries a list of them (ArcadeDB keeps
+// such a list in every row it sorts, against its query heap budget).
+WITH DISTINCT x
 OPTIONAL MATCH (x)-[:RESOLVES_TO]->(ip:IpAddress)
+WITH x, ip
+ORDER BY ip.address
+WITH x, collect(DISTINCT ip.address) AS resolves_to
 OPTIONAL MATCH (dom:Domain)-[:RESOLVES_TO]->(x)
-WITH a, x, ip, dom
-ORDER BY ip.address, dom.name
-WITH a, x, collect(DISTINCT ip.address) AS resolves_to, collect(DISTINCT dom.name) AS resolved_from
-MATCH (o:Analysis)-[:CONTACTED]->(x)
+WITH x, resolves_to, dom
+ORDER BY dom.name
+WITH x, resolves_to, collect(DISTINCT dom.name) AS resolved_from
+WITH x, resolves_to, resolved_from, COUNT { (o:Analysis)-[:CONTACTED]->(x) } AS seen_in
+MATCH (a:Analysis)-[:CONTACTED]->(x)
+WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
+WITH DISTINCT a, x, resolves_to, resolved_from, seen_in
 RETURN a.report AS report, a.id AS analysis, CASE WHEN x:Domain THEN 'domain' ELSE 'ip' END AS kind,
-       coalesce(x.name, x.address) AS indicator, resolves_to, resolved_from, count(DISTINCT o) AS seen_in
+       coalesce(x.name, x.address) AS indicator, resolves_to, resolved_from, seen_in
 ORDER BY report, analysis, kind, indicator

@@ -13,10 +13,12 @@
 //   reading such a key is not enough for a hit. first_write holds the arguments of the
 //   first write (value name and data, as the sandbox logged them), writes the number of
 //   writes to that key.
-MATCH (a:Analysis)
-WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
-MATCH (h:KeyHandle {analysis: a.id})-[:REFERS_TO]->(k:RegistryKey)
-WITH a, h, k,
+// Each distinct key is classified once (not once per handle of every
+// analysis), and only keys a cheap CONTAINS lets through meet the regexes:
+// every mechanism's path has a \currentversion\ or a \services\ part.
+MATCH (k:RegistryKey)
+WHERE k.path CONTAINS '\\currentversion\\' OR k.path CONTAINS '\\services\\'
+WITH k,
      CASE
        WHEN k.path =~ '.*\\\\software\\\\(wow6432node\\\\)?microsoft\\\\windows\\\\currentversion\\\\(run|runonce|runonceex|runservices|runservicesonce|policies\\\\explorer\\\\run)(\\\\.*)?' THEN 'run-key'
        WHEN k.path =~ '.*\\\\system\\\\(currentcontrolset|controlset[0-9]+)\\\\services\\\\[^\\\\]+(\\\\.*)?' THEN 'service'
@@ -24,6 +26,10 @@ WITH a, h, k,
        WHEN k.path =~ '.*\\\\software\\\\(wow6432node\\\\)?microsoft\\\\windows nt\\\\currentversion\\\\image file execution options\\\\[^\\\\]+(\\\\.*)?' THEN 'ifeo'
      END AS mechanism
 WHERE mechanism IS NOT NULL
+MATCH (h:KeyHandle)-[:REFERS_TO]->(k)
+MATCH (a:Analysis {id: h.analysis})
+WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
+WITH a, h, k, mechanism
 MATCH (api:Api)-[r:API_KEY_HANDLE|KEY_HANDLE_API]-(h)
 WITH a, h, k, mechanism, api, r
 ORDER BY api.name

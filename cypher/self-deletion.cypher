@@ -11,12 +11,16 @@
 //   triage that starts from the file the user ran; the deleted path is the original
 //   sample's location. image_of names the process whose image went; a hit where pid and
 //   image_of_pid differ is a child cleaning up after its parent.
-MATCH (a:Analysis)
+// From the deleting calls (an index seek on :Api(api)) to their analysis, not
+// from every file handle of every analysis: the work grows with the number of
+// deletions, not with the handles in the database.
+MATCH (api:Api)
+WHERE api.api IN ['NtSetInformationFile', 'ZwSetInformationFile', 'SetFileInformationByHandle',
+                  'NtDeleteFile', 'DeleteFileA', 'DeleteFileW']
+MATCH (a:Analysis {id: api.analysis})
 WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
-MATCH (api:Api)-[r:API_FILE_HANDLE|FILE_HANDLE_API]-(h:FileHandle {analysis: a.id})-[:REFERS_TO]->(f:File)
-WHERE (api.api IN ['NtSetInformationFile', 'ZwSetInformationFile', 'SetFileInformationByHandle']
-       AND r.information_class IN [13, 64])
-   OR api.api IN ['NtDeleteFile', 'DeleteFileA', 'DeleteFileW']
+MATCH (api)-[r:API_FILE_HANDLE|FILE_HANDLE_API]-(h:FileHandle)-[:REFERS_TO]->(f:File)
+WHERE api.api IN ['NtDeleteFile', 'DeleteFileA', 'DeleteFileW'] OR r.information_class IN [13, 64]
 MATCH (a)-[:HAS_PROCESS]->(img:Process)
 WHERE toLower(img.path) = f.path
 OPTIONAL MATCH (p:Process {analysis: a.id, pid: h.pid})

@@ -13,16 +13,26 @@
 //   Safelisted paths and paths a clean baseline analysis touched are left out always.
 MATCH (x:Analysis)
 WITH count(x) AS total
-MATCH (h:FileHandle)-[:REFERS_TO]->(f:File)
-WHERE f.safelisted IS NULL
+// Only files referred to at least min_analyses times (a degree, cheap) can
+// be shared by that many analyses: the others, most of them, are dropped
+// before their handles are read and grouped.
+MATCH (f:File)
+WHERE f.safelisted IS NULL AND COUNT { (f)<-[:REFERS_TO]-() } >= $min_analyses
+MATCH (h:FileHandle)-[:REFERS_TO]->(f)
 MATCH (a:Analysis {id: h.analysis})
-WITH total, f, collect(DISTINCT a) AS hits
+// Grouped and sorted as scalars (ids, names), not as nodes: ArcadeDB counts
+// every buffered node against its query heap budget.
+WITH total, f, collect(DISTINCT a.id) AS hits, count(CASE WHEN a.baseline THEN 1 END) AS baselines
 WHERE size(hits) >= $min_analyses AND (total < $min_corpus OR toFloat(size(hits)) <= $max_share * total)
-  AND none(h IN hits WHERE coalesce(h.baseline, false))
-UNWIND hits AS a
+  AND baselines = 0
+WITH f.path AS path, hits
+UNWIND hits AS id
+// (hits dropped: ArcadeDB would keep it in every row it sorts below)
+WITH path, id
+MATCH (a:Analysis {id: id})
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
-WITH f, a, s
-ORDER BY coalesce(s.name, a.report)
-WITH f, count(DISTINCT a) AS analyses, collect(DISTINCT coalesce(s.name, a.report)) AS samples
-RETURN f.path AS path, analyses, samples
+WITH path, id, coalesce(s.name, a.report) AS sample
+ORDER BY sample
+WITH path, count(DISTINCT id) AS analyses, collect(DISTINCT sample) AS samples
+RETURN path, analyses, samples
 ORDER BY analyses DESC, path

@@ -16,13 +16,19 @@ MATCH (x:Analysis)
 WITH count(x) AS total
 MATCH (a:Analysis)-[:CREATED_MUTEX]->(m:Mutex)
 WHERE m.safelisted IS NULL
-WITH total, m, collect(DISTINCT a) AS hits
+// Grouped and sorted as scalars (ids, names), not as nodes: ArcadeDB counts
+// every buffered node against its query heap budget.
+WITH total, m, collect(DISTINCT a.id) AS hits, count(CASE WHEN a.baseline THEN 1 END) AS baselines
 WHERE size(hits) >= $min_analyses AND (total < $min_corpus OR toFloat(size(hits)) <= $max_share * total)
-  AND none(h IN hits WHERE coalesce(h.baseline, false))
-UNWIND hits AS a
+  AND baselines = 0
+WITH m.name AS mutex, hits
+UNWIND hits AS id
+// (hits dropped: ArcadeDB would keep it in every row it sorts below)
+WITH mutex, id
+MATCH (a:Analysis {id: id})
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
-WITH m, a, s
-ORDER BY coalesce(s.name, a.report)
-WITH m, count(DISTINCT a) AS analyses, collect(DISTINCT coalesce(s.name, a.report)) AS samples
-RETURN m.name AS mutex, analyses, samples
+WITH mutex, id, coalesce(s.name, a.report) AS sample
+ORDER BY sample
+WITH mutex, count(DISTINCT id) AS analyses, collect(DISTINCT sample) AS samples
+RETURN mutex, analyses, samples
 ORDER BY analyses DESC, mutex

@@ -17,14 +17,19 @@ MATCH (x:Analysis)
 WITH count(x) AS total
 MATCH (a:Analysis)-[:CONTACTED]->(n)
 WHERE (n:Domain OR n:IpAddress) AND n.safelisted IS NULL
-WITH total, n, collect(DISTINCT a) AS hits
+// Grouped and sorted as scalars (ids, names), not as nodes: ArcadeDB counts
+// every buffered node against its query heap budget.
+WITH total, n, collect(DISTINCT a.id) AS hits, count(CASE WHEN a.baseline THEN 1 END) AS baselines
 WHERE size(hits) >= $min_analyses AND (total < $min_corpus OR toFloat(size(hits)) <= $max_share * total)
-  AND none(h IN hits WHERE coalesce(h.baseline, false))
-UNWIND hits AS a
+  AND baselines = 0
+WITH CASE WHEN n:Domain THEN 'domain' ELSE 'ip' END AS kind, coalesce(n.name, n.address) AS indicator, hits
+UNWIND hits AS id
+// (hits dropped: ArcadeDB would keep it in every row it sorts below)
+WITH kind, indicator, id
+MATCH (a:Analysis {id: id})
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
-WITH n, a, s
-ORDER BY coalesce(s.name, a.report)
-WITH n, count(DISTINCT a) AS analyses, collect(DISTINCT coalesce(s.name, a.report)) AS samples
-RETURN CASE WHEN n:Domain THEN 'domain' ELSE 'ip' END AS kind, coalesce(n.name, n.address) AS indicator,
-       analyses, samples
+WITH kind, indicator, id, coalesce(s.name, a.report) AS sample
+ORDER BY sample
+WITH kind, indicator, count(DISTINCT id) AS analyses, collect(DISTINCT sample) AS samples
+RETURN kind, indicator, analyses, samples
 ORDER BY analyses DESC, kind, indicator

@@ -14,16 +14,26 @@
 //   analysis touched are left out always.
 MATCH (x:Analysis)
 WITH count(x) AS total
-MATCH (h:KeyHandle)-[:REFERS_TO]->(k:RegistryKey)
-WHERE k.safelisted IS NULL
+// Only keys referred to at least min_analyses times (a degree, cheap) can
+// be shared by that many analyses: the others, most of them, are dropped
+// before their handles are read and grouped.
+MATCH (k:RegistryKey)
+WHERE k.safelisted IS NULL AND COUNT { (k)<-[:REFERS_TO]-() } >= $min_analyses
+MATCH (h:KeyHandle)-[:REFERS_TO]->(k)
 MATCH (a:Analysis {id: h.analysis})
-WITH total, k, collect(DISTINCT a) AS hits
+// Grouped and sorted as scalars (ids, names), not as nodes: ArcadeDB counts
+// every buffered node against its query heap budget.
+WITH total, k, collect(DISTINCT a.id) AS hits, count(CASE WHEN a.baseline THEN 1 END) AS baselines
 WHERE size(hits) >= $min_analyses AND (total < $min_corpus OR toFloat(size(hits)) <= $max_share * total)
-  AND none(h IN hits WHERE coalesce(h.baseline, false))
-UNWIND hits AS a
+  AND baselines = 0
+WITH k.path AS key, hits
+UNWIND hits AS id
+// (hits dropped: ArcadeDB would keep it in every row it sorts below)
+WITH key, id
+MATCH (a:Analysis {id: id})
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
-WITH k, a, s
-ORDER BY coalesce(s.name, a.report)
-WITH k, count(DISTINCT a) AS analyses, collect(DISTINCT coalesce(s.name, a.report)) AS samples
-RETURN k.path AS key, analyses, samples
+WITH key, id, coalesce(s.name, a.report) AS sample
+ORDER BY sample
+WITH key, count(DISTINCT id) AS analyses, collect(DISTINCT sample) AS samples
+RETURN key, analyses, samples
 ORDER BY analyses DESC, key

@@ -14,7 +14,12 @@ MATCH (a:Analysis)
 WHERE $analysis = '' OR a.id = $analysis OR a.report = $analysis
 MATCH (a)-[m:MATCHED]->(s:Signature)
 WHERE coalesce(m.severity, s.severity, 0) >= $min_severity
-MATCH (o:Analysis)-[:MATCHED]->(s)
+// seen_in once per signature, not once per analysis that matched it (which
+// grows with the square of the corpus for a signature every analysis matches).
+WITH s, collect({a: a, m: m}) AS matches
+WITH s, matches, COUNT { (o:Analysis)-[:MATCHED]->(s) } AS seen_in
+UNWIND matches AS hit
+WITH hit.a AS a, hit.m AS m, s, seen_in
 RETURN a.report AS report, a.id AS analysis, s.name AS signature, coalesce(m.severity, s.severity) AS severity,
-       coalesce(m.attack, []) AS attack, s.description AS description, count(DISTINCT o) AS seen_in
+       coalesce(m.attack, []) AS attack, s.description AS description, seen_in
 ORDER BY report, analysis, severity DESC, signature
