@@ -61,7 +61,9 @@ fn splitmix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-fn base_hash(item: &str) -> u64 {
+/// An element's base hash (the first 8 bytes of its BLAKE3): what the
+/// signature mixes, and what the store keeps of a set for exact Jaccard.
+pub fn base_hash(item: &str) -> u64 {
     let h = blake3::hash(item.as_bytes());
     let mut b = [0u8; 8];
     b.copy_from_slice(&h.as_bytes()[..8]);
@@ -113,6 +115,44 @@ impl MinHasher {
                 ((b as u64) << 56) | (h >> 8)
             })
             .collect()
+    }
+}
+
+/// What the database keeps of one set (`docs/neo4j-model.md`): its size,
+/// the sorted base hashes of its elements (exact Jaccard, 8 bytes an
+/// element), its [`DEFAULT`] signature and its band keys as text (the keys of
+/// the shared band nodes: the band's index in the first two hex digits).
+/// Integers are the `u64`s' bits as `i64`, the databases' integer type;
+/// only equality is ever asked of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sketch {
+    pub size: usize,
+    pub hashes: Vec<i64>,
+    pub signature: Vec<i64>,
+    pub bands: Vec<String>,
+}
+
+impl Sketch {
+    /// The sketch of a set of distinct elements; an empty set has no
+    /// hashes, no signature and no bands.
+    pub fn of<S: AsRef<str>>(set: &BTreeSet<S>) -> Sketch {
+        if set.is_empty() {
+            return Sketch {
+                size: 0,
+                hashes: Vec::new(),
+                signature: Vec::new(),
+                bands: Vec::new(),
+            };
+        }
+        let h = MinHasher::new(DEFAULT);
+        let sig = h.signature(set.iter().map(AsRef::as_ref));
+        let hashes: BTreeSet<i64> = set.iter().map(|s| base_hash(s.as_ref()) as i64).collect();
+        Sketch {
+            size: set.len(),
+            hashes: hashes.into_iter().collect(),
+            bands: h.band_keys(&sig).into_iter().map(|k| format!("{k:016x}")).collect(),
+            signature: sig.0.into_iter().map(|v| v as i64).collect(),
+        }
     }
 }
 
@@ -219,6 +259,19 @@ pub(crate) mod tests {
         let keys = vec![vec![1u64]; 5];
         assert_eq!(candidate_pairs(&keys, 5).len(), 10);
         assert!(candidate_pairs(&keys, 4).is_empty());
+    }
+
+    #[test]
+    fn sketches_keep_the_set_size_hashes_signature_and_bands() {
+        let s = Sketch::of(&set(0..10));
+        assert_eq!((s.size, s.hashes.len(), s.signature.len(), s.bands.len()), (10, 10, 128, 42));
+        assert!(s.hashes.windows(2).all(|w| w[0] < w[1]));
+        assert!(s.bands[1].starts_with("01") && s.bands.iter().all(|b| b.len() == 16));
+        let t = Sketch::of(&set(0..9));
+        let shared = s.hashes.iter().filter(|h| t.hashes.contains(h)).count();
+        assert_eq!(shared, 9);
+        let empty = Sketch::of(&BTreeSet::<String>::new());
+        assert!(empty.hashes.is_empty() && empty.signature.is_empty() && empty.bands.is_empty());
     }
 
     #[test]
