@@ -30,19 +30,17 @@ UNWIND holders AS b
 WITH a, b
 WHERE a.id < b.id
 WITH DISTINCT a, b
-WITH a, b, size([h IN a.api_hashes WHERE h IN b.api_hashes]) AS shared
+// The lists bound once: read inside the comprehension, a property is read again per element.
+WITH a, b, a.api_hashes AS ha, b.api_hashes AS hb
+WITH a, b, size([h IN ha WHERE h IN hb]) AS shared
 WITH a, b, shared, toFloat(shared) / (a.api_count + b.api_count - shared) AS jaccard
 WHERE jaccard >= $min_jaccard
+WITH a, b, shared, round(jaccard * 1000) / 1000.0 AS jaccard, a.report < b.report AS ordered
+WITH CASE WHEN ordered THEN a ELSE b END AS a, CASE WHEN ordered THEN b ELSE a END AS b, shared, jaccard
+ORDER BY jaccard DESC, a.report, b.report
+LIMIT $limit
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(sa:Sample)
 OPTIONAL MATCH (b)-[:OF_SAMPLE]->(sb:Sample)
-WITH a, b, sa, sb, a.api_count AS na, b.api_count AS nb, shared,
-     round(jaccard * 1000) / 1000.0 AS jaccard, a.report < b.report AS ordered
-RETURN CASE WHEN ordered THEN a.report ELSE b.report END AS report_a,
-       CASE WHEN ordered THEN sa.name ELSE sb.name END AS sample_a,
-       CASE WHEN ordered THEN b.report ELSE a.report END AS report_b,
-       CASE WHEN ordered THEN sb.name ELSE sa.name END AS sample_b,
-       jaccard, shared,
-       CASE WHEN ordered THEN na ELSE nb END AS apis_a,
-       CASE WHEN ordered THEN nb ELSE na END AS apis_b
+RETURN a.report AS report_a, sa.name AS sample_a, b.report AS report_b, sb.name AS sample_b,
+       jaccard, shared, a.api_count AS apis_a, b.api_count AS apis_b
 ORDER BY jaccard DESC, report_a, report_b
-LIMIT $limit

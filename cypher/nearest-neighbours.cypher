@@ -21,21 +21,30 @@ WHERE t.id = $analysis OR t.report = $analysis OR EXISTS { (t)-[:OF_SAMPLE]->(:S
 WITH collect(t.id) AS targets
 MATCH (a:Analysis)
 WHERE a.api_count >= $min_apis AND ($analysis = '' OR a.id IN targets)
-MATCH (a)-[:IN_API_BAND]->(band:ApiBand)<-[:IN_API_BAND]-(x:Analysis)
-WITH a, band, collect(x) AS holders
-WHERE $analysis <> '' OR size(holders) <= $max_band
+MATCH (a)-[:IN_API_BAND]->(band:ApiBand)
+WITH DISTINCT targets, band
+MATCH (band)<-[:IN_API_BAND]-(x:Analysis)
+WHERE x.api_count >= $min_apis
+WITH targets, band, collect(x) AS holders
+WHERE size(holders) >= 2 AND ($analysis <> '' OR size(holders) <= $max_band)
+// For every analysis, each pair once (a.id < b.id); for given ones, each of them with every holder.
+UNWIND [h IN holders WHERE $analysis = '' OR h.id IN targets] AS a
 UNWIND holders AS b
+WITH targets, a, b
+WHERE a.id <> b.id AND ($analysis <> '' OR a.id < b.id)
 WITH DISTINCT a, b
-WHERE a.id <> b.id AND b.api_count >= $min_apis
-WITH a, b, size([h IN a.api_hashes WHERE h IN b.api_hashes]) AS shared
+WITH a, b, a.api_hashes AS ha, b.api_hashes AS hb
+WITH a, b, size([h IN ha WHERE h IN hb]) AS shared
 WITH a, b, shared, toFloat(shared) / (a.api_count + b.api_count - shared) AS jaccard
-OPTIONAL MATCH (b)-[:OF_SAMPLE]->(sb:Sample)
-WITH a, b, sb, shared, jaccard
+UNWIND CASE WHEN $analysis = '' THEN [[a, b], [b, a]] ELSE [[a, b]] END AS ab
+WITH ab[0] AS a, ab[1] AS b, shared, jaccard
 ORDER BY jaccard DESC, b.report
-WITH a, collect({report: b.report, sample: sb.name, jaccard: jaccard, shared: shared})[0..$k] AS near
-OPTIONAL MATCH (a)-[:OF_SAMPLE]->(sa:Sample)
+WITH a, collect({b: b, jaccard: jaccard, shared: shared})[0..$k] AS near
 UNWIND range(1, size(near)) AS rank
-RETURN a.report AS report, sa.name AS sample, rank, near[rank - 1].report AS neighbour_report,
-       near[rank - 1].sample AS neighbour_sample, round(near[rank - 1].jaccard * 1000) / 1000.0 AS jaccard,
-       near[rank - 1].shared AS shared
+WITH a, rank, near[rank - 1] AS n
+WITH a, rank, n, n.b AS b
+OPTIONAL MATCH (a)-[:OF_SAMPLE]->(sa:Sample)
+OPTIONAL MATCH (b)-[:OF_SAMPLE]->(sb:Sample)
+RETURN a.report AS report, sa.name AS sample, rank, b.report AS neighbour_report,
+       sb.name AS neighbour_sample, round(n.jaccard * 1000) / 1000.0 AS jaccard, n.shared AS shared
 ORDER BY report, rank
