@@ -35,12 +35,18 @@ WITH a, b, a.api_hashes AS ha, b.api_hashes AS hb
 WITH a, b, size([h IN ha WHERE h IN hb]) AS shared
 WITH a, b, shared, toFloat(shared) / (a.api_count + b.api_count - shared) AS jaccard
 WHERE jaccard >= $min_jaccard
-WITH a, b, shared, round(jaccard * 1000) / 1000.0 AS jaccard, a.report < b.report AS ordered
-WITH CASE WHEN ordered THEN a ELSE b END AS a, CASE WHEN ordered THEN b ELSE a END AS b, shared, jaccard
-ORDER BY jaccard DESC, a.report, b.report
+// Ordered on plain values: rows that carry nodes carry their lists too (ArcadeDB's heap).
+WITH shared, round(jaccard * 1000) / 1000.0 AS jaccard, a.report < b.report AS ordered, a, b
+WITH shared, jaccard,
+     CASE WHEN ordered THEN a.id ELSE b.id END AS id_a, CASE WHEN ordered THEN b.id ELSE a.id END AS id_b,
+     CASE WHEN ordered THEN a.report ELSE b.report END AS report_a,
+     CASE WHEN ordered THEN b.report ELSE a.report END AS report_b
+ORDER BY jaccard DESC, report_a, report_b
 LIMIT $limit
+MATCH (a:Analysis {id: id_a})
+MATCH (b:Analysis {id: id_b})
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(sa:Sample)
 OPTIONAL MATCH (b)-[:OF_SAMPLE]->(sb:Sample)
-RETURN a.report AS report_a, sa.name AS sample_a, b.report AS report_b, sb.name AS sample_b,
+RETURN report_a, sa.name AS sample_a, report_b, sb.name AS sample_b,
        jaccard, shared, a.api_count AS apis_a, b.api_count AS apis_b
 ORDER BY jaccard DESC, report_a, report_b

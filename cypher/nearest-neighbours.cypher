@@ -37,12 +37,19 @@ WITH a, b, a.api_hashes AS ha, b.api_hashes AS hb
 WITH a, b, size([h IN ha WHERE h IN hb]) AS shared
 WITH a, b, shared, toFloat(shared) / (a.api_count + b.api_count - shared) AS jaccard
 UNWIND CASE WHEN $analysis = '' THEN [[a, b], [b, a]] ELSE [[a, b]] END AS ab
-WITH ab[0] AS a, ab[1] AS b, shared, jaccard
-ORDER BY jaccard DESC, b.report
-WITH a, collect({b: b, jaccard: jaccard, shared: shared})[0..$k] AS near
+// The k best of each analysis kept by insertion (no ORDER BY over every pair: ArcadeDB's heap).
+WITH ab[0].id AS id_a, {id: ab[1].id, report: ab[1].report, jaccard: jaccard, shared: shared} AS c
+WITH id_a, collect(c) AS cands
+WITH id_a, reduce(top = [], c IN cands |
+       CASE WHEN size(top) >= $k AND (c.jaccard < top[-1].jaccard OR (c.jaccard = top[-1].jaccard AND c.report >= top[-1].report))
+            THEN top
+            ELSE ([t IN top WHERE t.jaccard > c.jaccard OR (t.jaccard = c.jaccard AND t.report < c.report)] + [c] +
+                  [t IN top WHERE t.jaccard < c.jaccard OR (t.jaccard = c.jaccard AND t.report >= c.report)])[0..$k]
+       END) AS near
 UNWIND range(1, size(near)) AS rank
-WITH a, rank, near[rank - 1] AS n
-WITH a, rank, n, n.b AS b
+WITH id_a, rank, near[rank - 1] AS n
+MATCH (a:Analysis {id: id_a})
+MATCH (b:Analysis {id: n.id})
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(sa:Sample)
 OPTIONAL MATCH (b)-[:OF_SAMPLE]->(sb:Sample)
 RETURN a.report AS report, sa.name AS sample, rank, b.report AS neighbour_report,
