@@ -14,13 +14,14 @@
 //   builds, versions of one family); it complements the indicator queries, which link
 //   samples by what they touched rather than by how they behave.
 //   Scales with the corpus: ingest stores each analysis's API set as a MinHash
-//   signature cut into 42 bands (`:ApiBand` nodes, docs/correlation.md); only
-//   analyses that share a band are compared, and their Jaccard index is then exact
-//   (counted over the sets' stored hashes). Pairs with J >= 0.5 share a band all but
-//   surely (measured recall 1.000); at J = 0.3 about 96 % do, so a few pairs near a
-//   low `min_jaccard` may be missing. A band held by more than `max_band` analyses
-//   is skipped: its pairs alone would be quadratic; its members are still compared
-//   through their other bands.
+//   signature cut into 64 bands of 3 positions (`:ApiBand` nodes,
+//   docs/correlation.md); only analyses that share a band are compared, and their
+//   Jaccard index is then exact (counted over the sets' stored hashes). Pairs with
+//   J >= 0.5 share a band all but surely (measured recall 1.000); one at J = 0.4
+//   does 98.5 % of the time, one at J = 0.3 83 %, so some pairs near a low
+//   `min_jaccard` are missing. A band held by more than `max_band` analyses is
+//   skipped: its pairs alone would be quadratic; its members are still compared
+//   through their other bands. At most `limit` pairs, the most similar.
 MATCH (band:ApiBand)<-[:IN_API_BAND]-(x:Analysis)
 WHERE x.api_count >= $min_apis
 WITH band, collect(x) AS holders

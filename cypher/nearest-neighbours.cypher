@@ -13,7 +13,7 @@
 //   reports; when even the nearest neighbour is far, the sample is new to this corpus.
 //   Candidates are the analyses that share an API band with it (MinHash LSH, see
 //   api-similarity and docs/correlation.md), compared by exact Jaccard: a neighbour
-//   at J >= 0.5 is all but surely found, one at J = 0.3 about 96 % of the time, and
+//   at J >= 0.5 is all but surely found, one at J = 0.3 83 % of the time, and
 //   analyses with little in common (J below about 0.2) are rarely candidates, so
 //   they are seldom listed: fewer than k rows means no other analysis is close.
 OPTIONAL MATCH (t:Analysis)
