@@ -4,7 +4,7 @@
 // param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it), report file name or sample sha256; "" for every analysis
 // param: k = 3 | How many neighbours to list per analysis
 // param: min_apis = 5 | Ignore analyses with fewer distinct APIs than this
-// param: max_band = 500 | For every analysis (""), skip an API band held by more analyses than this (bounds the work)
+// param: max_band = 100 | For every analysis (""), skip an API band held by more analyses than this (bounds the work)
 // returns: report, sample, rank, neighbour_report, neighbour_sample, jaccard, shared
 // description: For one analysis (or each), the k other analyses with the highest Jaccard
 //   index of API sets (see api-similarity for how APIs are compared), nearest first.
