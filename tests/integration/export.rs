@@ -249,7 +249,11 @@ fn typed(field: &Field, ty: &str, what: &str) -> Option<Value> {
             field
                 .text
                 .split(';')
-                .map(|s| json!(s.parse::<i64>().unwrap_or_else(|_| panic!("{what}: {s:?} is not a long"))))
+                .map(|s| {
+                    json!(s
+                        .parse::<i64>()
+                        .unwrap_or_else(|_| panic!("{what}: {s:?} is not a long")))
+                })
                 .collect(),
         ),
         t => panic!("{what}: type {t}"),
