@@ -176,13 +176,15 @@ fn recall_table(name: &str, sets: &[BTreeSet<String>], choices: &[LshParams]) {
     }
 }
 
-const CHOICES: [LshParams; 6] = [
+const CHOICES: [LshParams; 8] = [
     LshParams { len: 64, bands: 16 },
     LshParams { len: 64, bands: 32 },
     LshParams { len: 128, bands: 32 },
     LshParams { len: 128, bands: 42 },
     LshParams { len: 128, bands: 64 },
     LshParams { len: 256, bands: 64 },
+    LshParams { len: 192, bands: 64 },
+    LshParams { len: 256, bands: 85 },
 ];
 
 #[test]

@@ -16,14 +16,15 @@
 //!
 //! # Parameters (measured, `docs/correlation.md`)
 //!
-//! [`DEFAULT`] is 128 positions in 42 bands of 3 rows (126 banded; the
-//! S-curve's midpoint is J ≈ 0.29, just below api-similarity's default
-//! `min_jaccard` of 0.3). Measured against exact Jaccard on 1,500 synthetic
-//! API sets (1,124,250 pairs, `correlate::measure`): recall 0.963 for pairs
-//! with J ≥ 0.3 and 1.000 for J ≥ 0.5, 0.7 and 0.8, with 11,867 candidates
-//! (1.06 % of the pairs); on the 21 real analyses, recall 1.000 for J ≥ 0.5
-//! (0.944 at 0.3). 32 bands of 4 give 4.5× fewer candidates but recall 0.983
-//! at J ≥ 0.5 and 0.824 at 0.3. The full table is in `docs/correlation.md`.
+//! [`DEFAULT`] is 192 positions in 64 bands of 3 rows (the S-curve's
+//! midpoint is J ≈ 0.25, under api-similarity's default `min_jaccard` of
+//! 0.3). Measured against exact Jaccard on 1,500 synthetic API sets
+//! (1,124,250 pairs, `correlate::measure`): recall 0.990 for pairs with
+//! J ≥ 0.3 and 1.000 for J ≥ 0.5, 0.7 and 0.8, with 17,249 candidates
+//! (1.53 % of the pairs). 42 bands of 3 (128 positions) give 1.45× fewer
+//! candidates but recall 0.963 at J ≥ 0.3 and only a 94 % chance for a pair
+//! at J = 0.4 (it missed the examples' dropper–stealer pair). The full table
+//! is in `docs/correlation.md`.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -35,7 +36,7 @@ pub struct LshParams {
 }
 
 /// The shipped choice (see the module documentation).
-pub const DEFAULT: LshParams = LshParams { len: 128, bands: 42 };
+pub const DEFAULT: LshParams = LshParams { len: 192, bands: 64 };
 
 impl LshParams {
     /// Positions per band (the positions past `bands * rows` are not banded).
@@ -61,7 +62,9 @@ fn splitmix64(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-fn base_hash(item: &str) -> u64 {
+/// An element's base hash (the first 8 bytes of its BLAKE3): what the
+/// signature mixes, and what the store keeps of a set for exact Jaccard.
+pub fn base_hash(item: &str) -> u64 {
     let h = blake3::hash(item.as_bytes());
     let mut b = [0u8; 8];
     b.copy_from_slice(&h.as_bytes()[..8]);
@@ -113,6 +116,44 @@ impl MinHasher {
                 ((b as u64) << 56) | (h >> 8)
             })
             .collect()
+    }
+}
+
+/// What the database keeps of one set (`docs/neo4j-model.md`): its size,
+/// the sorted base hashes of its elements (exact Jaccard, 8 bytes an
+/// element), its [`DEFAULT`] signature and its band keys as text (the keys of
+/// the shared band nodes: the band's index in the first two hex digits).
+/// Integers are the `u64`s' bits as `i64`, the databases' integer type;
+/// only equality is ever asked of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sketch {
+    pub size: usize,
+    pub hashes: Vec<i64>,
+    pub signature: Vec<i64>,
+    pub bands: Vec<String>,
+}
+
+impl Sketch {
+    /// The sketch of a set of distinct elements; an empty set has no
+    /// hashes, no signature and no bands.
+    pub fn of<S: AsRef<str>>(set: &BTreeSet<S>) -> Sketch {
+        if set.is_empty() {
+            return Sketch {
+                size: 0,
+                hashes: Vec::new(),
+                signature: Vec::new(),
+                bands: Vec::new(),
+            };
+        }
+        let h = MinHasher::new(DEFAULT);
+        let sig = h.signature(set.iter().map(AsRef::as_ref));
+        let hashes: BTreeSet<i64> = set.iter().map(|s| base_hash(s.as_ref()) as i64).collect();
+        Sketch {
+            size: set.len(),
+            hashes: hashes.into_iter().collect(),
+            bands: h.band_keys(&sig).into_iter().map(|k| format!("{k:016x}")).collect(),
+            signature: sig.0.into_iter().map(|v| v as i64).collect(),
+        }
     }
 }
 
@@ -222,9 +263,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn sketches_keep_the_set_size_hashes_signature_and_bands() {
+        let s = Sketch::of(&set(0..10));
+        let shape = (s.size, s.hashes.len(), s.signature.len(), s.bands.len());
+        assert_eq!(shape, (10, 10, DEFAULT.len, DEFAULT.bands));
+        assert!(s.hashes.windows(2).all(|w| w[0] < w[1]));
+        assert!(s.bands[1].starts_with("01") && s.bands.iter().all(|b| b.len() == 16));
+        let t = Sketch::of(&set(0..9));
+        let shared = s.hashes.iter().filter(|h| t.hashes.contains(h)).count();
+        assert_eq!(shared, 9);
+        let empty = Sketch::of(&BTreeSet::<String>::new());
+        assert!(empty.hashes.is_empty() && empty.signature.is_empty() && empty.bands.is_empty());
+    }
+
+    #[test]
     fn the_s_curve_of_the_default_parameters() {
         assert_eq!(DEFAULT.rows(), 3);
-        assert!(DEFAULT.candidate_probability(0.5) > 0.99);
-        assert!(DEFAULT.candidate_probability(0.1) < 0.05);
+        assert!(DEFAULT.candidate_probability(0.4) > 0.98);
+        assert!(DEFAULT.candidate_probability(0.5) > 0.999);
+        assert!(DEFAULT.candidate_probability(0.1) < 0.07);
     }
 }

@@ -138,6 +138,14 @@ fn field(out: &mut Vec<u8>, ty: Type, v: &Prop, multiline: &mut bool, what: &str
                 quoted(out, &joined, multiline);
             }
         }
+        (Type::LongArray, Prop::Ints(items)) => {
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(ARRAY_DELIMITER as u8);
+                }
+                let _ = write!(out, "{v}");
+            }
+        }
         (ty, v) => return Err(ShapeError(format!("{what}: value {v:?} in a column of type {ty:?}"))),
     }
     Ok(())

@@ -16,6 +16,7 @@ impl Type {
             Type::Double => ":double",
             Type::Boolean => ":boolean",
             Type::StringArray => ":string[]",
+            Type::LongArray => ":long[]",
         }
     }
 }
@@ -111,7 +112,7 @@ mod tests {
             ),
             (
                 FileKey::Node(Label::Analysis),
-                "id:ID(Analysis),report,format,task_id:long,started,score:double,nodes:long,edges:long,complete:boolean,baseline:boolean,:LABEL",
+                "id:ID(Analysis),report,format,task_id:long,started,score:double,nodes:long,edges:long,complete:boolean,baseline:boolean,api_count:long,api_hashes:long[],api_minhash:long[],:LABEL",
             ),
             (
                 FileKey::Node(Label::Sample),

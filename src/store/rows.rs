@@ -6,10 +6,11 @@
 use super::limits::{MAX_KEY_BYTES, TRUNCATION_MARKER};
 use super::schema::{Label, Rel};
 use crate::correlate::cluster::Campaign;
+use crate::correlate::minhash::Sketch;
 use crate::correlate::safelist::Safelist;
 use crate::correlate::Indicator;
 use crate::model::{Analysis, Args, Graph, NodeProps};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 /// A property value.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,7 @@ pub enum Prop {
     Float(f64),
     Str(String),
     List(Vec<String>),
+    Ints(Vec<i64>),
 }
 
 impl From<Option<String>> for Prop {
@@ -200,6 +202,7 @@ pub fn analysis_rows(a: &Analysis, max_len: usize) -> Rows {
     if let Some(g) = a.graph() {
         graph_rows(&mut b, &meta.id, g);
     }
+    api_sketch_rows(&mut b, &id);
 
     let iocs = &meta.iocs;
     for m in &iocs.mutexes {
@@ -313,6 +316,38 @@ pub fn campaign_rows(campaigns: &[Campaign], params: &str) -> Rows {
         }
     }
     rows
+}
+
+/// The API set of the analysis as `api-similarity` compares it: the names of
+/// its `:Api` rows (as written, so cut as the database holds them),
+/// lowercased, distinct.
+fn api_set(rows: &Rows) -> BTreeSet<String> {
+    let apis = rows.nodes.get(&Label::Api).map_or(&[][..], Vec::as_slice);
+    apis.iter()
+        .flat_map(|row| row.iter())
+        .filter_map(|(name, v)| match (name, v) {
+            (&"name", Prop::Str(s)) => Some(s.to_lowercase()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The API set's [`Sketch`] on the `:Analysis` row (`api_count`,
+/// `api_hashes`, `api_minhash`; the lists absent when the set is empty, as a
+/// bulk import cannot write an empty list) and its bands as shared
+/// `:ApiBand` nodes.
+fn api_sketch_rows(b: &mut Builder, id: &Prop) {
+    let sketch = Sketch::of(&api_set(&b.rows));
+    let list = |v: Vec<i64>| if v.is_empty() { Prop::Null } else { Prop::Ints(v) };
+    if let Some(row) = b.rows.nodes.get_mut(&Label::Analysis).and_then(|r| r.first_mut()) {
+        row.push(("api_count", Prop::Int(sketch.size as i64)));
+        row.push(("api_hashes", list(sketch.hashes)));
+        row.push(("api_minhash", list(sketch.signature)));
+    }
+    for band in &sketch.bands {
+        let k = b.shared(Label::ApiBand, band, vec![]);
+        b.rel(Rel::InApiBand, id.clone(), k, vec![]);
+    }
 }
 
 fn graph_rows(b: &mut Builder, analysis: &str, g: &Graph) {

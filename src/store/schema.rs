@@ -16,6 +16,7 @@ pub enum Type {
     Double,
     Boolean,
     StringArray,
+    LongArray,
 }
 
 /// How a property settles when several rows (or several analyses) write it.
@@ -113,6 +114,13 @@ const ANALYSIS: &[Property] = &[
     // samples. Indexed, which also makes the key known to a database where
     // no analysis is a baseline (queries that read it then draw no warning).
     boolean("baseline").indexed(),
+    // API similarity (`correlate::minhash::Sketch` of the API set: the api
+    // nodes' names, lowercased, distinct): its size, its elements' sorted
+    // 64-bit hashes (exact Jaccard of candidate pairs) and its MinHash
+    // signature; the set's LSH bands are `IN_API_BAND` links.
+    long("api_count"),
+    Property::new("api_hashes", Type::LongArray),
+    Property::new("api_minhash", Type::LongArray),
 ];
 
 /// A sample may be met as a target (with its details) or only as a dropped
@@ -194,10 +202,11 @@ pub enum Label {
     IpAddress,
     Signature,
     Campaign,
+    ApiBand,
 }
 
 impl Label {
-    pub const ALL: [Label; 15] = [
+    pub const ALL: [Label; 16] = [
         Label::Analysis,
         Label::Sample,
         Label::Process,
@@ -213,6 +222,7 @@ impl Label {
         Label::IpAddress,
         Label::Signature,
         Label::Campaign,
+        Label::ApiBand,
     ];
 
     /// Labels whose nodes belong to one analysis (they carry `analysis`).
@@ -241,6 +251,7 @@ impl Label {
             Label::IpAddress => "IpAddress",
             Label::Signature => "Signature",
             Label::Campaign => "Campaign",
+            Label::ApiBand => "ApiBand",
         }
     }
 
@@ -253,6 +264,7 @@ impl Label {
             Label::File | Label::RegistryKey => "path",
             Label::Dll | Label::Mutex | Label::Domain | Label::Signature => "name",
             Label::IpAddress => "address",
+            Label::ApiBand => "key",
         }
     }
 
@@ -267,7 +279,7 @@ impl Label {
             Label::FileHandle | Label::KeyHandle => HANDLE,
             Label::File => FILE,
             Label::RegistryKey | Label::Mutex | Label::Domain | Label::IpAddress => INDICATOR,
-            Label::Dll => &[],
+            Label::Dll | Label::ApiBand => &[],
             Label::Signature => SIGNATURE,
             Label::Campaign => CAMPAIGN,
         }
@@ -343,6 +355,7 @@ pub enum Rel {
     Matched,
     Dropped,
     InCampaign,
+    InApiBand,
 }
 
 impl Rel {
@@ -361,6 +374,7 @@ impl Rel {
             Rel::Matched,
             Rel::Dropped,
             Rel::InCampaign,
+            Rel::InApiBand,
         ]);
         v
     }
@@ -391,6 +405,7 @@ impl Rel {
             Rel::Matched => "MATCHED",
             Rel::Dropped => "DROPPED",
             Rel::InCampaign => "IN_CAMPAIGN",
+            Rel::InApiBand => "IN_API_BAND",
         }
     }
 
@@ -423,6 +438,7 @@ impl Rel {
             Rel::Matched => (Label::Analysis, Label::Signature),
             Rel::Dropped => (Label::Analysis, Label::Sample),
             Rel::InCampaign => (Label::Analysis, Label::Campaign),
+            Rel::InApiBand => (Label::Analysis, Label::ApiBand),
         }
     }
 

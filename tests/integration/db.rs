@@ -149,7 +149,7 @@ pub(crate) struct Snapshot {
     pub(crate) rels: Vec<String>,
 }
 
-const END_KEY: &str = "coalesce(a.uid, a.id, a.sha256, a.path, a.name, a.address)";
+const END_KEY: &str = "coalesce(a.uid, a.id, a.sha256, a.path, a.name, a.address, a.key)";
 
 pub(crate) fn snapshot(c: &Conn) -> Snapshot {
     let g = c.client();

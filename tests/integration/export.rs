@@ -215,7 +215,7 @@ fn read_export(dir: &Path) -> Vec<CsvFile> {
 fn split_column(col: &str) -> (&str, &str) {
     let (name, ty) = col.split_once(':').unwrap_or((col, "string"));
     assert!(
-        ["string", "long", "double", "boolean", "string[]"].contains(&ty),
+        ["string", "long", "double", "boolean", "string[]", "long[]"].contains(&ty),
         "column {col:?} has an unknown type"
     );
     (name, ty)
@@ -245,6 +245,17 @@ fn typed(field: &Field, ty: &str, what: &str) -> Option<Value> {
             t => panic!("{what}: {t:?} is not a boolean"),
         }),
         "string[]" => Value::Array(field.text.split(';').map(|s| Value::String(s.to_owned())).collect()),
+        "long[]" => Value::Array(
+            field
+                .text
+                .split(';')
+                .map(|s| {
+                    json!(s
+                        .parse::<i64>()
+                        .unwrap_or_else(|_| panic!("{what}: {s:?} is not a long")))
+                })
+                .collect(),
+        ),
         t => panic!("{what}: type {t}"),
     })
 }

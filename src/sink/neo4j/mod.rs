@@ -82,6 +82,13 @@ pub fn bolt(p: &Prop) -> BoltType {
             }
             BoltType::List(l)
         }
+        Prop::Ints(items) => {
+            let mut l = BoltList::with_capacity(items.len());
+            for i in items {
+                l.push(BoltType::from(*i));
+            }
+            BoltType::List(l)
+        }
     }
 }
 

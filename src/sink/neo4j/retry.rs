@@ -99,7 +99,10 @@ fn is_stale_session(code: &str, message: &str) -> bool {
 /// Yes: lost or reset connections, timeouts, Neo4j's `TransientError`
 /// class (deadlocks, leader switches, "database unavailable"), a cluster
 /// member that is not the leader, a uniqueness race between two writers
-/// (the retried MERGE then finds the node), and ArcadeDB's concurrency
+/// (the retried MERGE then finds the node), a node that another writer's
+/// transaction created and then rolled back (a deadlock's victim) between
+/// this statement's index lookup and its read (`EntityNotFound`: the
+/// retried MERGE finds or creates it again), and ArcadeDB's concurrency
 /// conflicts. No: authentication, unknown database, syntax and every other
 /// client error: retrying would only repeat them.
 pub fn is_retriable(err: &neo4rs::Error) -> bool {
@@ -132,7 +135,8 @@ pub fn is_retriable_code(code: &str, message: &str) -> bool {
     match code {
         "Neo.ClientError.Cluster.NotALeader"
         | "Neo.ClientError.General.ForbiddenOnReadOnlyDatabase"
-        | "Neo.ClientError.Schema.ConstraintValidationFailed" => true,
+        | "Neo.ClientError.Schema.ConstraintValidationFailed"
+        | "Neo.ClientError.Statement.EntityNotFound" => true,
         "Neo.ClientError.Security.Unauthorized"
         | "Neo.ClientError.Database.DatabaseNotFound"
         | "Neo.ClientError.Statement.SyntaxError" => false,
@@ -201,6 +205,10 @@ mod tests {
         assert!(is_retriable_code("Neo.TransientError.Transaction.DeadlockDetected", ""));
         assert!(is_retriable_code("Neo.TransientError.General.DatabaseUnavailable", ""));
         assert!(is_retriable_code("Neo.ClientError.Cluster.NotALeader", ""));
+        assert!(is_retriable_code(
+            "Neo.ClientError.Statement.EntityNotFound",
+            "Unable to load NODE 4:597f0f16-4c7d-4e63-b232-3643c641eea2:3531."
+        ));
         assert!(is_retriable_code(
             "Neo.ClientError.Schema.ConstraintValidationFailed",
             "already exists"
