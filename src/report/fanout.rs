@@ -145,7 +145,7 @@ pub(crate) fn run<C>(
             replay,
             starts: VecDeque::new(),
             index: 0,
-            window: lent.helpers + 2,
+            window: 2 * lent.helpers + 2,
             scratch: PieceScratch::default(),
         };
         // The helpers stop when the array is done, or this thread panics.
@@ -281,7 +281,11 @@ where
             drop(queue);
             return self.hand_over(slot);
         }
-        match queue.take_queued() {
+        // This thread parses a piece only when the helpers have another one
+        // queued: its own work (scanning, the sink) is what they wait for.
+        let queued = queue.slots.iter().filter(|s| matches!(s.state, State::Queued)).count();
+        let taken = if queued > 1 { queue.take_queued() } else { None };
+        match taken {
             Some(taken) => {
                 drop(queue);
                 self.shared.parse_taken(&mut self.scratch, taken);

@@ -1071,6 +1071,8 @@ pub(crate) struct PieceScratch {
     path: JsonPath,
     key: String,
     canon: Canon,
+    /// Call buffers to fill (the pieces' buffers come back here).
+    spare: Vec<CallBuf>,
 }
 
 /// Parse a piece `[call, …]` into `out` (normalised, reusing its buffers):
@@ -1083,13 +1085,11 @@ fn parse_calls_piece(
     out: &mut Vec<CallBuf>,
 ) -> bool {
     let mut de = serde_json::Deserializer::from_slice(piece);
-    let mut spare = std::mem::take(out);
-    spare.reverse();
+    scratch.spare.append(out);
     let r = de.deserialize_seq(CollectCalls {
         scratch: &mut *scratch,
         format,
         uncompared,
-        spare: &mut spare,
         out: &mut *out,
     });
     let ok = r.is_ok() && de.end().is_ok();
@@ -1105,8 +1105,6 @@ struct CollectCalls<'a> {
     scratch: &'a mut PieceScratch,
     format: Format,
     uncompared: &'static [&'static str],
-    /// Buffers to reuse (popped from the end).
-    spare: &'a mut Vec<CallBuf>,
     out: &'a mut Vec<CallBuf>,
 }
 
@@ -1116,9 +1114,14 @@ impl<'de> Visitor<'de> for CollectCalls<'_> {
         f.write_str("a list of calls")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let PieceScratch { path, key, canon } = self.scratch;
+        let PieceScratch {
+            path,
+            key,
+            canon,
+            spare,
+        } = self.scratch;
         loop {
-            let mut call = self.spare.pop().unwrap_or_default();
+            let mut call = spare.pop().unwrap_or_default();
             let seed = CallSeed {
                 call: &mut call,
                 path: &mut *path,
@@ -1128,6 +1131,7 @@ impl<'de> Visitor<'de> for CollectCalls<'_> {
                 uncompared: self.uncompared,
             };
             if seq.next_element_seed(seed)?.is_none() {
+                spare.push(call);
                 return Ok(());
             }
             normalise(&mut call, self.format);
