@@ -329,7 +329,20 @@ impl<'de> Visitor<'de> for SkipInPieces<'_> {
         f.write_str("any value")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if let Some(r) = self.0.take_array(&mut AtOnce(check_piece)) {
+        // Checked on a lent core when there is one (only the first error matters).
+        let fanned = fanout::borrow().and_then(|lent| {
+            let check = |piece: &[u8], _: &mut PieceScratch, _: &mut Vec<CallBuf>| check_piece(piece, 0).is_ok();
+            let replay = |_: &mut (), piece: &[u8], first: usize, _: Replay| check_piece(piece, first).err();
+            fanout::run(
+                lent,
+                self.0,
+                &mut (),
+                check,
+                |_: &mut (), _: &mut CallBuf| Ok(()),
+                replay,
+            )
+        });
+        if let Some(r) = fanned.or_else(|| self.0.take_array(&mut AtOnce(check_piece))) {
             return r.map_err(de::Error::custom);
         }
         while seq.next_element::<IgnoredAny>()?.is_some() {}
