@@ -1005,36 +1005,13 @@ impl<'de, S: CallSink> DeserializeSeed<'de> for CallsSeed<'_, '_, S> {
     }
 }
 
-/// Hand a calls array to `parse` in pieces, when the reader can (see [`ArrayPieces`]).
-fn take_calls<S>(
-    ctx: &mut Ctx<'_, S>,
-    parse: impl Fn(
-        &mut Ctx<'_, S>,
-        &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
-        usize,
-    ) -> Result<usize, serde_json::Error>,
-) -> Option<Result<(), String>> {
+/// Hand a calls array to the sequential reader in pieces, when the reader
+/// can (see [`ArrayPieces`]).
+fn take_calls<S: CallSink>(ctx: &mut Ctx<'_, S>, format: Option<Format>) -> Option<Result<(), String>> {
     let arrays = ctx.arrays?;
     arrays.take_array(&mut AtOnce(|piece: &[u8], first| {
-        parse_piece_with(ctx, &parse, piece, first)
+        calls_piece(ctx, piece, format, first)
     }))
-}
-
-/// Parse one piece of a calls array with `parse` (the whole text).
-fn parse_piece_with<S>(
-    ctx: &mut Ctx<'_, S>,
-    parse: impl Fn(
-        &mut Ctx<'_, S>,
-        &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
-        usize,
-    ) -> Result<usize, serde_json::Error>,
-    piece: &[u8],
-    first: usize,
-) -> Result<usize, serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_slice(piece);
-    let n = parse(&mut *ctx, &mut de, first)?;
-    de.end()?;
-    Ok(n)
 }
 
 /// A process's calls in pieces parsed on lent threads ([`fanout`]), handed
@@ -1052,30 +1029,29 @@ fn take_calls_fanned<S: CallSink>(ctx: &mut Ctx<'_, S>, format: Format) -> Optio
     // read it, for the same error at the same place and path.
     let replay = |ctx: &mut Ctx<'_, S>, piece: &[u8], first: usize, replay: Replay| {
         ctx.replay = Some(replay);
-        let r = parse_piece_with(
-            ctx,
-            |ctx, de, first| calls_piece(ctx, de, Some(format), first),
-            piece,
-            first,
-        );
+        let r = calls_piece(ctx, piece, Some(format), first);
         ctx.replay = None;
         r.err()
     };
     fanout::run(lent, arrays, ctx, parse, sink, replay)
 }
 
-/// The sequential reading of a piece of calls, streamed to the sink.
+/// The sequential reading of a piece of calls (the whole text), streamed to
+/// the sink: the index after its last call.
 fn calls_piece<S: CallSink>(
     ctx: &mut Ctx<'_, S>,
-    de: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
+    piece: &[u8],
     format: Option<Format>,
     first: usize,
 ) -> Result<usize, serde_json::Error> {
-    de.deserialize_seq(CallsSeed {
+    let mut de = serde_json::Deserializer::from_slice(piece);
+    let n = de.deserialize_seq(CallsSeed {
         ctx,
         format,
         first: Some(first),
-    })
+    })?;
+    de.end()?;
+    Ok(n)
 }
 
 /// What a thread parsing pieces of calls reuses from one piece to the next.
@@ -1127,24 +1103,19 @@ impl<'de> Visitor<'de> for CollectCalls<'_> {
         f.write_str("a list of calls")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let PieceScratch {
-            path,
-            key,
-            canon,
-            spare,
-        } = self.scratch;
+        let s = self.scratch;
         loop {
-            let mut call = spare.pop().unwrap_or_default();
+            let mut call = s.spare.pop().unwrap_or_default();
             let seed = CallSeed {
                 call: &mut call,
-                path: &mut *path,
-                key: &mut *key,
-                canon: &mut *canon,
+                path: &mut s.path,
+                key: &mut s.key,
+                canon: &mut s.canon,
                 index: self.out.len(),
                 uncompared: self.uncompared,
             };
             if seq.next_element_seed(seed)?.is_none() {
-                spare.push(call);
+                s.spare.push(call);
                 return Ok(());
             }
             normalise(&mut call, self.format);
@@ -1167,7 +1138,7 @@ impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
                 Some(format) => take_calls_fanned(ctx, format),
                 None => None,
             };
-            let taken = fanned.or_else(|| take_calls(ctx, |ctx, de, first| calls_piece(ctx, de, format, first)));
+            let taken = fanned.or_else(|| take_calls(ctx, format));
             if let Some(r) = taken {
                 return r.map(|()| 0).map_err(de::Error::custom);
             }
