@@ -17,6 +17,9 @@
 //! are finished before the reader says any other error, so the first error
 //! in the report wins, as when one thread reads it.
 //!
+//! The arrays of skipped sections (`static`, `strings`…) go the same way,
+//! with a syntax check for a parser and no calls to hand over.
+//!
 //! Not for small reports or for `-j 1`: there nothing is lent, and the
 //! reader parses every piece at once as before.
 

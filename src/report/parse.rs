@@ -1770,7 +1770,7 @@ mod tests {
     /// place, as when one thread reads every piece.
     #[test]
     fn pieces_parsed_on_helpers_give_what_one_thread_gives() {
-        let many: Vec<&str> = std::iter::repeat(CALLS).take(12).collect();
+        let many: Vec<&str> = std::iter::repeat_n(CALLS, 12).collect();
         let text = format!(
             r#"{{"behavior": {{"processes": [{}, {}, {}]}}, "network": {{"hosts": ["1.2.3.4"]}}}}"#,
             cuckoo_process(7, true, &many.join(",\n")),
