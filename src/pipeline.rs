@@ -147,8 +147,14 @@ pub fn ordered_map<I: Sync, T: Send, E>(
     work: impl Fn(&I) -> T + Sync,
     mut consume: impl FnMut(&I, T) -> Result<(), E>,
 ) -> Result<(), E> {
+    let requested = jobs.max(1);
     let jobs = jobs.clamp(1, items.len().max(1));
     let window = jobs * 4;
+    // Threads asked for and not running a report are lent to the reader of
+    // a big report (both cores on one report): those never started, and
+    // each worker that finds nothing left to start.
+    let lent = AtomicUsize::new(requested - jobs);
+    crate::report::lend(requested - jobs);
     let next = AtomicUsize::new(0);
     let stop = AtomicBool::new(false);
     // How many results `consume` has taken; workers wait until their index
@@ -156,13 +162,15 @@ pub fn ordered_map<I: Sync, T: Send, E>(
     let done = Mutex::new(0usize);
     let moved = Condvar::new();
     let (tx, rx) = mpsc::sync_channel::<(usize, T)>(window);
-    std::thread::scope(|scope| {
+    let result = std::thread::scope(|scope| {
         for _ in 0..jobs {
             let tx = tx.clone();
-            let (next, stop, done, moved, work) = (&next, &stop, &done, &moved, &work);
+            let (next, stop, done, moved, work, lent) = (&next, &stop, &done, &moved, &work, &lent);
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= items.len() {
+                    lent.fetch_add(1, Ordering::SeqCst);
+                    crate::report::lend(1);
                     break;
                 }
                 {
@@ -203,7 +211,9 @@ pub fn ordered_map<I: Sync, T: Send, E>(
         // Dropping the receiver ends every worker blocked on a full channel.
         drop(rx);
         result
-    })
+    });
+    crate::report::reclaim(lent.load(Ordering::SeqCst));
+    result
 }
 
 /// What a command made of one report on a worker thread.

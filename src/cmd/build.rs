@@ -95,7 +95,12 @@ pub fn run(config: Option<&Path>, args: BuildArgs) -> i32 {
 
 fn build_to_stdout(path: &Path, settings: &Settings) -> i32 {
     let cfg = settings.graph_config();
-    match build_report(path, &cfg, settings.read_limits()) {
+    // One report on this thread: the other cores asked for parse its pieces.
+    let lent = settings.jobs().saturating_sub(1);
+    crate::report::lend(lent);
+    let built = build_report(path, &cfg, settings.read_limits());
+    crate::report::reclaim(lent);
+    match built {
         Err(e) => {
             eprintln!("error: {e}");
             EXIT_FAILED

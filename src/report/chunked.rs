@@ -30,9 +30,35 @@ const CHUNK: usize = 4 << 20;
 #[cfg(test)]
 const CHUNK: usize = 48;
 
-/// Parses one piece of an array (its text, the index of its first element):
-/// the index after its last element.
-pub(crate) type PieceParser<'a> = dyn FnMut(&[u8], usize) -> Result<usize, serde_json::Error> + 'a;
+/// Parses the pieces of an array: at once, or handed to other threads and
+/// finished later ([`super::fanout`]).
+pub(crate) trait PieceParser {
+    /// One piece (its text `[e, e, …]`, the index of its first element,
+    /// where it starts in the report): the index after its last element.
+    fn piece(&mut self, text: &[u8], first: usize, start: Pos) -> Result<usize, PieceError>;
+    /// Every piece handed over is parsed: called before the array ends and
+    /// before any other error is said (the first error in the report wins).
+    fn finish(&mut self) -> Result<(), PieceError>;
+}
+
+/// Why a piece failed: serde_json's error (`None`: a trailing comma), the
+/// piece starting at `start` in the report.
+pub(crate) struct PieceError {
+    pub error: Option<serde_json::Error>,
+    pub start: Pos,
+}
+
+/// A [`PieceParser`] that parses every piece at once with a function.
+pub(crate) struct AtOnce<F>(pub F);
+
+impl<F: FnMut(&[u8], usize) -> Result<usize, serde_json::Error>> PieceParser for AtOnce<F> {
+    fn piece(&mut self, text: &[u8], first: usize, start: Pos) -> Result<usize, PieceError> {
+        (self.0)(text, first).map_err(|e| PieceError { error: Some(e), start })
+    }
+    fn finish(&mut self) -> Result<(), PieceError> {
+        Ok(())
+    }
+}
 
 /// An array taken over from serde_json, handed out in pieces.
 pub(crate) trait ArrayPieces {
@@ -42,7 +68,7 @@ pub(crate) trait ArrayPieces {
     /// `None` when the reader is not there (read that array with serde).
     /// An error of `f` is kept with its place in the report
     /// ([`Chunks::piece_error`]); the one returned is only a marker.
-    fn take_array(&self, f: &mut PieceParser<'_>) -> Option<Result<(), String>>;
+    fn take_array(&self, f: &mut dyn PieceParser) -> Option<Result<(), String>>;
 }
 
 /// Read `input` on a thread of `scope`, in chunks handed over a bounded
@@ -429,7 +455,7 @@ fn scan_elements(text: &[u8], close: u8) -> Boundary {
 }
 
 impl ArrayPieces for Chunks<'_> {
-    fn take_array(&self, f: &mut PieceParser<'_>) -> Option<Result<(), String>> {
+    fn take_array(&self, f: &mut dyn PieceParser) -> Option<Result<(), String>> {
         let mut inner = self.0.try_borrow_mut().ok()?;
         if !inner.at_stop {
             return None;
@@ -450,6 +476,12 @@ impl ArrayPieces for Chunks<'_> {
                 Boundary::Incomplete => {
                     // Keep from the separator on, read more.
                     if let Err(e) = inner.fill_keeping(sep) {
+                        // A piece handed over before may have failed first:
+                        // then this read would not have been made.
+                        if let Err(pe) = f.finish() {
+                            inner.exceeded = false;
+                            return Some(Err(inner.fail(pe)));
+                        }
                         inner.io_error = Some(e);
                         return Some(Err("read error".into()));
                     }
@@ -468,27 +500,22 @@ impl ArrayPieces for Chunks<'_> {
             let after_comma = inner.buf[sep] == b',';
             let empty = !bad && inner.buf[sep + 1..at].iter().all(u8::is_ascii_whitespace);
             let result = if after_comma && empty && !bad {
-                Err(None)
+                f.finish().and(Err(PieceError { error: None, start }))
             } else {
                 inner.buf[sep] = open;
                 if !bad {
                     inner.buf[at] = close;
                 }
-                let r = f(&inner.buf[sep..at + 1], index);
+                let r = f.piece(&inner.buf[sep..at + 1], index, start);
                 inner.buf[sep] = if after_comma { b',' } else { open };
                 if !last {
                     inner.buf[at] = b',';
                 }
-                r.map_err(Some)
+                r
             };
-            match result {
+            match result.and_then(|n| if last { f.finish().map(|()| n) } else { Ok(n) }) {
                 Ok(n) => index = n,
-                Err(e) => {
-                    let (message, real) = placed(e, start);
-                    let marker = message.clone();
-                    inner.piece_error = Some((message, real));
-                    return Some(Err(marker));
-                }
+                Err(pe) => return Some(Err(inner.fail(pe))),
             }
             inner.consume(at);
             sep = at;
@@ -501,6 +528,16 @@ impl ArrayPieces for Chunks<'_> {
                 return Some(Ok(()));
             }
         }
+    }
+}
+
+impl Inner<'_> {
+    /// Keep a piece's error with its place in the report; the marker to return.
+    fn fail(&mut self, pe: PieceError) -> String {
+        let (message, real) = placed(pe.error, pe.start);
+        let marker = message.clone();
+        self.piece_error = Some((message, real));
+        marker
     }
 }
 
@@ -568,12 +605,12 @@ mod tests {
         let n = (&chunks).read(&mut head).unwrap();
         assert_eq!(&head[..n], br#"{"calls": ["#);
         let mut got = Vec::new();
-        let r = chunks.take_array(&mut |piece, first| {
+        let r = chunks.take_array(&mut AtOnce(|piece: &[u8], first| {
             let v: Vec<serde_json::Value> = serde_json::from_slice(piece)?;
             assert_eq!(first, got.len());
             got.extend(v);
             Ok(got.len())
-        });
+        }));
         assert_eq!(r, Some(Ok(())));
         assert_eq!(got.len(), 200);
         assert_eq!(got[199]["s"], "a,]\"[199");

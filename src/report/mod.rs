@@ -16,11 +16,13 @@
 mod call;
 mod cape;
 mod chunked;
+mod fanout;
 mod iocs;
 mod parse;
 mod read;
 
 pub(crate) use call::{Arg, ArgRef, CallBuf};
+pub use fanout::{lend, reclaim};
 pub(crate) use iocs::{Dropped, Iocs, Signature};
 pub(crate) use read::{read_report, read_report_bytes};
 pub use read::{ReadLimits, ReportError};

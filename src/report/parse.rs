@@ -23,7 +23,8 @@
 
 use super::call::{Arg, CallBuf, Canon, CanonSeed, Scalar};
 use super::cape::{normalise, parse_pid};
-use super::chunked::ArrayPieces;
+use super::chunked::{ArrayPieces, AtOnce};
+use super::fanout::{self, Replay};
 use super::iocs::{Int, Text};
 use super::iocs::{Iocs, Network, RawDropped, RawSignature, TextList, Ttps};
 use super::{AnalysisInfo, CallSink, Format, ProcessInfo, SampleInfo};
@@ -94,6 +95,7 @@ where
         canon: std::mem::take(&mut scratch.canon),
         kept: std::mem::take(&mut scratch.kept),
         n_kept: 0,
+        replay: None,
     };
     let r = match d.deserialize_map(ReportVisitor(&mut ctx)) {
         Ok(()) => Ok(()),
@@ -160,6 +162,8 @@ struct Ctx<'s, S> {
     /// (`Pass::Whole`): the first `n_kept` (the rest are spare buffers).
     kept: Vec<CallBuf>,
     n_kept: usize,
+    /// A piece parsed on another thread read again for its error ([`fanout`]).
+    replay: Option<Replay>,
 }
 
 // ---------------------------------------------------------------------------
@@ -325,7 +329,20 @@ impl<'de> Visitor<'de> for SkipInPieces<'_> {
         f.write_str("any value")
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        if let Some(r) = self.0.take_array(&mut check_piece) {
+        // Checked on a lent core when there is one (only the first error matters).
+        let fanned = fanout::borrow().and_then(|lent| {
+            let check = |piece: &[u8], _: &mut PieceScratch, _: &mut Vec<CallBuf>| check_piece(piece, 0).is_ok();
+            let replay = |_: &mut (), piece: &[u8], first: usize, _: Replay| check_piece(piece, first).err();
+            fanout::run(
+                lent,
+                self.0,
+                &mut (),
+                check,
+                |_: &mut (), _: &mut CallBuf| Ok(()),
+                replay,
+            )
+        });
+        if let Some(r) = fanned.or_else(|| self.0.take_array(&mut AtOnce(check_piece))) {
             return r.map_err(de::Error::custom);
         }
         while seq.next_element::<IgnoredAny>()?.is_some() {}
@@ -988,22 +1005,123 @@ impl<'de, S: CallSink> DeserializeSeed<'de> for CallsSeed<'_, '_, S> {
     }
 }
 
-/// Hand a calls array to `parse` in pieces, when the reader can (see [`ArrayPieces`]).
-fn take_calls<S>(
-    ctx: &mut Ctx<'_, S>,
-    parse: impl Fn(
-        &mut Ctx<'_, S>,
-        &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
-        usize,
-    ) -> Result<usize, serde_json::Error>,
-) -> Option<Result<(), String>> {
+/// Hand a calls array to the sequential reader in pieces, when the reader
+/// can (see [`ArrayPieces`]).
+fn take_calls<S: CallSink>(ctx: &mut Ctx<'_, S>, format: Option<Format>) -> Option<Result<(), String>> {
     let arrays = ctx.arrays?;
-    arrays.take_array(&mut |piece, first| {
-        let mut de = serde_json::Deserializer::from_slice(piece);
-        let n = parse(&mut *ctx, &mut de, first)?;
-        de.end()?;
-        Ok(n)
-    })
+    arrays.take_array(&mut AtOnce(|piece: &[u8], first| {
+        calls_piece(ctx, piece, format, first)
+    }))
+}
+
+/// A process's calls in pieces parsed on lent threads ([`fanout`]), handed
+/// to the sink here in order. `None` when no thread is free or the reader
+/// does not hand out pieces.
+fn take_calls_fanned<S: CallSink>(ctx: &mut Ctx<'_, S>, format: Format) -> Option<Result<(), String>> {
+    let arrays = ctx.arrays?;
+    let lent = fanout::borrow()?;
+    let uncompared = ctx.sink.uncompared_fields();
+    let parse = move |piece: &[u8], scratch: &mut PieceScratch, out: &mut Vec<CallBuf>| {
+        parse_calls_piece(piece, format, uncompared, scratch, out)
+    };
+    let sink = |ctx: &mut Ctx<'_, S>, call: &mut CallBuf| ctx.sink.call(call);
+    // A failed piece is read again here, as the sequential reader would have
+    // read it, for the same error at the same place and path.
+    let replay = |ctx: &mut Ctx<'_, S>, piece: &[u8], first: usize, replay: Replay| {
+        ctx.replay = Some(replay);
+        let r = calls_piece(ctx, piece, Some(format), first);
+        ctx.replay = None;
+        r.err()
+    };
+    fanout::run(lent, arrays, ctx, parse, sink, replay)
+}
+
+/// The sequential reading of a piece of calls (the whole text), streamed to
+/// the sink: the index after its last call.
+fn calls_piece<S: CallSink>(
+    ctx: &mut Ctx<'_, S>,
+    piece: &[u8],
+    format: Option<Format>,
+    first: usize,
+) -> Result<usize, serde_json::Error> {
+    let mut de = serde_json::Deserializer::from_slice(piece);
+    let n = de.deserialize_seq(CallsSeed {
+        ctx,
+        format,
+        first: Some(first),
+    })?;
+    de.end()?;
+    Ok(n)
+}
+
+/// What a thread parsing pieces of calls reuses from one piece to the next.
+#[derive(Default)]
+pub(crate) struct PieceScratch {
+    path: JsonPath,
+    key: String,
+    canon: Canon,
+    /// Call buffers to fill (the pieces' buffers come back here).
+    spare: Vec<CallBuf>,
+}
+
+/// Parse a piece `[call, …]` into `out` (normalised, reusing its buffers):
+/// `out` holds the calls read, those before the error when it fails.
+fn parse_calls_piece(
+    piece: &[u8],
+    format: Format,
+    uncompared: &'static [&'static str],
+    scratch: &mut PieceScratch,
+    out: &mut Vec<CallBuf>,
+) -> bool {
+    let mut de = serde_json::Deserializer::from_slice(piece);
+    scratch.spare.append(out);
+    let r = de.deserialize_seq(CollectCalls {
+        scratch: &mut *scratch,
+        format,
+        uncompared,
+        out: &mut *out,
+    });
+    let ok = r.is_ok() && de.end().is_ok();
+    if !ok {
+        scratch.canon.clear();
+        scratch.path = JsonPath::default();
+    }
+    ok
+}
+
+/// [`parse_calls_piece`]'s visitor: the calls of a piece, each into its own buffer.
+struct CollectCalls<'a> {
+    scratch: &'a mut PieceScratch,
+    format: Format,
+    uncompared: &'static [&'static str],
+    out: &'a mut Vec<CallBuf>,
+}
+
+impl<'de> Visitor<'de> for CollectCalls<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of calls")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let s = self.scratch;
+        loop {
+            let mut call = s.spare.pop().unwrap_or_default();
+            let seed = CallSeed {
+                call: &mut call,
+                path: &mut s.path,
+                key: &mut s.key,
+                canon: &mut s.canon,
+                index: self.out.len(),
+                uncompared: self.uncompared,
+            };
+            if seq.next_element_seed(seed)?.is_none() {
+                s.spare.push(call);
+                return Ok(());
+            }
+            normalise(&mut call, self.format);
+            self.out.push(call);
+        }
+    }
 }
 
 impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
@@ -1016,13 +1134,11 @@ impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
         let ctx = self.ctx;
         let format = self.format;
         if self.first.is_none() {
-            let taken = take_calls(ctx, |ctx, de, first| {
-                de.deserialize_seq(CallsSeed {
-                    ctx,
-                    format,
-                    first: Some(first),
-                })
-            });
+            let fanned = match format {
+                Some(format) => take_calls_fanned(ctx, format),
+                None => None,
+            };
+            let taken = fanned.or_else(|| take_calls(ctx, format));
             if let Some(r) = taken {
                 return r.map(|()| 0).map_err(de::Error::custom);
             }
@@ -1054,7 +1170,11 @@ impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
                     // The path ends at `calls` here (the element is done): name the call.
                     let at = |e: String| de::Error::custom(format!("calls[{i}]: {e}"));
                     normalise(&mut ctx.call, format);
-                    ctx.sink.call(&mut ctx.call).map_err(at)?;
+                    match &mut ctx.replay {
+                        None => ctx.sink.call(&mut ctx.call),
+                        Some(replay) => replay.call(),
+                    }
+                    .map_err(at)?;
                 }
                 None => ctx.n_kept += 1,
             }
@@ -1612,5 +1732,87 @@ mod tests {
                 assert_eq!(whole, streamed, "{}", String::from_utf8_lossy(&t));
             }
         }
+    }
+
+    /// A [`Log`] whose sink refuses the call with this api.
+    struct Refusing(Log, &'static str);
+
+    impl CallSink for Refusing {
+        fn begin_process(&mut self, p: &ProcessInfo) {
+            self.0.begin_process(p)
+        }
+        fn call(&mut self, c: &mut CallBuf) -> Result<(), String> {
+            if c.api() == self.1 {
+                return Err(format!("refused {}", c.api()));
+            }
+            self.0.call(c)
+        }
+        fn end_process(&mut self) {
+            self.0.end_process()
+        }
+        fn uncompared_fields(&self) -> &'static [&'static str] {
+            self.0.uncompared_fields()
+        }
+    }
+
+    /// What a stream read tells the sink and returns, in full (error with
+    /// its JSON path, line and column), with `helpers` threads parsing pieces.
+    fn streamed_with(text: &[u8], helpers: usize, refuse: &'static str) -> (Vec<String>, String) {
+        let mut sink = Refusing(Log::default(), refuse);
+        let r = super::fanout::with_helpers(helpers, || {
+            read_report_streamed("r.json", text, ReadLimits::default(), &mut sink)
+        });
+        (sink.0 .0, format!("{r:?}"))
+    }
+
+    /// Calls parsed on helper threads reach the sink in the same order, and
+    /// a damaged report fails with the same error at the same path and
+    /// place, as when one thread reads every piece.
+    #[test]
+    fn pieces_parsed_on_helpers_give_what_one_thread_gives() {
+        let many: Vec<&str> = std::iter::repeat_n(CALLS, 12).collect();
+        let text = format!(
+            r#"{{"behavior": {{"processes": [{}, {}, {}]}}, "network": {{"hosts": ["1.2.3.4"]}}}}"#,
+            cuckoo_process(7, true, &many.join(",\n")),
+            cuckoo_process(8, false, CALLS),
+            cuckoo_process(9, true, &many.join(", "))
+        );
+        let base = text.into_bytes();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut failures = 0;
+        for round in 0..600 {
+            let mut t = base.clone();
+            if round > 0 {
+                for _ in 0..(1 + next() % 2) {
+                    let i = (next() as usize) % t.len();
+                    let junk = b"{}[]\",:0x \\";
+                    match next() % 3 {
+                        0 => t[i] = junk[(next() as usize) % junk.len()],
+                        1 => t.truncate(i.max(1)),
+                        _ => {
+                            t.remove(i);
+                        }
+                    }
+                }
+            }
+            let refuse = if round % 5 == 4 { "NtOpenProcess" } else { "none" };
+            let one = streamed_with(&t, 0, refuse);
+            failures += usize::from(one.1.starts_with("Err"));
+            for helpers in [1, 2] {
+                let fanned = streamed_with(&t, helpers, refuse);
+                assert_eq!(one, fanned, "{helpers} helpers: {}", String::from_utf8_lossy(&t));
+            }
+            if round == 0 {
+                assert!(one.1.starts_with("Ok"), "{}", one.1);
+                assert_eq!(one.0.iter().filter(|l| l.starts_with("call")).count(), 75);
+            }
+        }
+        assert!(failures > 100, "{failures}");
     }
 }

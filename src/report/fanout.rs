@@ -1,0 +1,370 @@
+//! Both cores on one big report: the pieces of a calls array parsed on
+//! threads the pipeline lends, and handed to the sink in order here.
+//!
+//! A worker of the pipeline that finds no report left to start lends its
+//! core ([`lend`]). When a big report's reader ([`super::chunked`]) hands
+//! out a process's calls in pieces and a core is lent, each piece is copied
+//! into a queue; a helper thread (and this one, when it would otherwise
+//! wait) parses it into owned, normalised [`CallBuf`]s, and this thread
+//! hands them to the sink in report order, so the graph is built as the
+//! sequential reader builds it. A window of a few pieces is in flight, so
+//! memory stays bounded.
+//!
+//! Errors are the sequential reader's: a piece that fails (in the parser or
+//! in the sink) is read again on this thread, the same way the sequential
+//! reader reads it, its calls already handed over skipped ([`Replay`]), for
+//! the same message, JSON path and place in the report. Pieces handed over
+//! are finished before the reader says any other error, so the first error
+//! in the report wins, as when one thread reads it.
+//!
+//! The arrays of skipped sections (`static`, `strings`…) go the same way,
+//! with a syntax check for a parser and no calls to hand over.
+//!
+//! Not for small reports or for `-j 1`: there nothing is lent, and the
+//! reader parses every piece at once as before.
+
+use super::chunked::{ArrayPieces, PieceError, PieceParser, Pos};
+use super::parse::PieceScratch;
+use super::CallBuf;
+use serde::de::Error as _;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+
+/// Cores lent by the pipeline and not borrowed.
+static SPARE: AtomicUsize = AtomicUsize::new(0);
+
+/// At most this many helpers on one calls array.
+const MAX_HELPERS: usize = 3;
+
+/// Lend `n` cores to big reports (a pipeline worker with nothing left to start).
+pub fn lend(n: usize) {
+    SPARE.fetch_add(n, Ordering::SeqCst);
+}
+
+/// Take back `n` cores lent (at the end of a pipeline run, when every
+/// borrow has ended).
+pub fn reclaim(n: usize) {
+    let _ = SPARE.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| Some(s.saturating_sub(n)));
+}
+
+/// Cores borrowed for one calls array, given back when dropped.
+pub(crate) struct Lent {
+    helpers: usize,
+    /// How many of them came from [`SPARE`].
+    borrowed: usize,
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        lend(self.borrowed);
+    }
+}
+
+/// Borrow the cores lent, if any.
+pub(crate) fn borrow() -> Option<Lent> {
+    #[cfg(test)]
+    if let n @ 1.. = TEST_HELPERS.get() {
+        return Some(Lent {
+            helpers: n,
+            borrowed: 0,
+        });
+    }
+    let before = SPARE
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+            (s > 0).then(|| s - s.min(MAX_HELPERS))
+        })
+        .ok()?;
+    let n = before.min(MAX_HELPERS);
+    Some(Lent {
+        helpers: n,
+        borrowed: n,
+    })
+}
+
+#[cfg(test)]
+thread_local! {
+    static TEST_HELPERS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Run `f` with `n` helpers on every calls array this thread reads in pieces.
+#[cfg(test)]
+pub(crate) fn with_helpers<T>(n: usize, f: impl FnOnce() -> T) -> T {
+    TEST_HELPERS.set(n);
+    let out = f();
+    TEST_HELPERS.set(0);
+    out
+}
+
+/// A failed piece read again on the sequential path: its first `skip` calls
+/// were handed to the sink already; the next one gets the sink's error
+/// `fail` (when the sink failed rather than the parser).
+pub(crate) struct Replay {
+    skip: usize,
+    fail: Option<String>,
+}
+
+impl Replay {
+    /// What the sink says to the next call of the piece read again.
+    pub(crate) fn call(&mut self) -> Result<(), String> {
+        if self.skip > 0 {
+            self.skip -= 1;
+            return Ok(());
+        }
+        self.fail.take().map_or(Ok(()), Err)
+    }
+}
+
+/// Parses a piece of calls into buffers: false when it fails (the calls
+/// before the error are in the buffers).
+pub(crate) trait ParsePiece: Fn(&[u8], &mut PieceScratch, &mut Vec<CallBuf>) -> bool + Sync {}
+impl<F: Fn(&[u8], &mut PieceScratch, &mut Vec<CallBuf>) -> bool + Sync> ParsePiece for F {}
+
+/// Take the calls array `arrays` is at, with `lent` helpers: every piece is
+/// parsed with `parse`, its calls handed to `sink` (with `ctx`) in order; a
+/// failed piece goes to `replay` (text, index of its first call, what to
+/// skip), which returns the sequential reader's error.
+pub(crate) fn run<C>(
+    lent: Lent,
+    arrays: &dyn ArrayPieces,
+    ctx: &mut C,
+    parse: impl ParsePiece,
+    sink: impl FnMut(&mut C, &mut CallBuf) -> Result<(), String>,
+    replay: impl FnMut(&mut C, &[u8], usize, Replay) -> Option<serde_json::Error>,
+) -> Option<Result<(), String>> {
+    let shared = Shared {
+        queue: Mutex::new(Queue::default()),
+        moved: Condvar::new(),
+        parse,
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..lent.helpers {
+            scope.spawn(|| shared.help());
+        }
+        let mut fanned = Fanned {
+            shared: &shared,
+            ctx,
+            sink,
+            replay,
+            starts: VecDeque::new(),
+            index: 0,
+            window: 2 * lent.helpers + 2,
+            scratch: PieceScratch::default(),
+        };
+        // The helpers stop when the array is done, or this thread panics.
+        let _close = Close(&shared);
+        arrays.take_array(&mut fanned)
+    })
+}
+
+/// Closes the queue when dropped: helpers waiting on it return.
+struct Close<'a, P>(&'a Shared<P>);
+
+impl<P> Drop for Close<'_, P> {
+    fn drop(&mut self) {
+        self.0.queue.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
+        self.0.moved.notify_all();
+    }
+}
+
+/// A piece in the queue.
+struct Slot {
+    text: Vec<u8>,
+    state: State,
+}
+
+enum State {
+    Queued,
+    Parsing,
+    Done { calls: Vec<CallBuf>, ok: bool },
+}
+
+#[derive(Default)]
+struct Queue {
+    /// The pieces in flight, in report order; the first is piece `front`.
+    slots: VecDeque<Slot>,
+    front: usize,
+    closed: bool,
+    /// Buffers handed back, for the next pieces.
+    spare_calls: Vec<Vec<CallBuf>>,
+    spare_text: Vec<Vec<u8>>,
+}
+
+impl Queue {
+    /// Take the first queued piece to parse: its number, text and call buffers.
+    fn take_queued(&mut self) -> Option<(usize, Vec<u8>, Vec<CallBuf>)> {
+        let i = self.slots.iter().position(|s| matches!(s.state, State::Queued))?;
+        let slot = &mut self.slots[i];
+        slot.state = State::Parsing;
+        let text = std::mem::take(&mut slot.text);
+        Some((self.front + i, text, self.spare_calls.pop().unwrap_or_default()))
+    }
+
+    fn done(&mut self, n: usize, text: Vec<u8>, calls: Vec<CallBuf>, ok: bool) {
+        let slot = &mut self.slots[n - self.front];
+        slot.text = text;
+        slot.state = State::Done { calls, ok };
+    }
+}
+
+struct Shared<P> {
+    queue: Mutex<Queue>,
+    moved: Condvar,
+    parse: P,
+}
+
+impl<P: ParsePiece> Shared<P> {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Parse piece `n` (taken from the queue) and put it back done.
+    fn parse_taken(&self, scratch: &mut PieceScratch, (n, text, mut calls): (usize, Vec<u8>, Vec<CallBuf>)) {
+        let ok = (self.parse)(&text, scratch, &mut calls);
+        self.lock().done(n, text, calls, ok);
+        self.moved.notify_all();
+    }
+
+    /// A helper thread: parse queued pieces until the array is done.
+    fn help(&self) {
+        let mut scratch = PieceScratch::default();
+        let mut queue = self.lock();
+        loop {
+            if queue.closed {
+                return;
+            }
+            match queue.take_queued() {
+                Some(taken) => {
+                    drop(queue);
+                    self.parse_taken(&mut scratch, taken);
+                    queue = self.lock();
+                }
+                None => queue = self.moved.wait(queue).unwrap_or_else(|e| e.into_inner()),
+            }
+        }
+    }
+}
+
+/// The reading thread's side: queue pieces, hand parsed ones to the sink.
+struct Fanned<'a, C, P, K, R> {
+    shared: &'a Shared<P>,
+    ctx: &'a mut C,
+    sink: K,
+    replay: R,
+    /// Where each piece in flight starts in the report.
+    starts: VecDeque<Pos>,
+    /// The index of the next call to hand to the sink.
+    index: usize,
+    /// Pieces in flight at most.
+    window: usize,
+    scratch: PieceScratch,
+}
+
+impl<C, P, K, R> Fanned<'_, C, P, K, R>
+where
+    P: ParsePiece,
+    K: FnMut(&mut C, &mut CallBuf) -> Result<(), String>,
+    R: FnMut(&mut C, &[u8], usize, Replay) -> Option<serde_json::Error>,
+{
+    /// Move on: hand the first piece to the sink when it is parsed, else
+    /// parse a queued piece here, else wait for a helper.
+    fn step(&mut self) -> Result<(), PieceError> {
+        let mut queue = self.shared.lock();
+        if matches!(
+            queue.slots.front(),
+            Some(Slot {
+                state: State::Done { .. },
+                ..
+            })
+        ) {
+            let Some(slot) = queue.slots.pop_front() else {
+                return Ok(());
+            };
+            queue.front += 1;
+            drop(queue);
+            return self.hand_over(slot);
+        }
+        // This thread parses a piece only when the helpers have another one
+        // queued: its own work (scanning, the sink) is what they wait for.
+        let queued = queue.slots.iter().filter(|s| matches!(s.state, State::Queued)).count();
+        let taken = if queued > 1 { queue.take_queued() } else { None };
+        match taken {
+            Some(taken) => {
+                drop(queue);
+                self.shared.parse_taken(&mut self.scratch, taken);
+            }
+            None => drop(self.shared.moved.wait(queue)),
+        }
+        Ok(())
+    }
+
+    /// Hand a parsed piece's calls to the sink, and its buffers back.
+    fn hand_over(&mut self, slot: Slot) -> Result<(), PieceError> {
+        let start = self.starts.pop_front().unwrap_or(Pos { line: 1, col: 0 });
+        let State::Done { mut calls, ok } = slot.state else {
+            return Ok(());
+        };
+        for (j, call) in calls.iter_mut().enumerate() {
+            if let Err(fail) = (self.sink)(self.ctx, call) {
+                let replay = Replay {
+                    skip: j,
+                    fail: Some(fail),
+                };
+                return Err(self.replayed(&slot.text, start, replay));
+            }
+        }
+        if !ok {
+            let replay = Replay {
+                skip: calls.len(),
+                fail: None,
+            };
+            return Err(self.replayed(&slot.text, start, replay));
+        }
+        self.index += calls.len();
+        let mut queue = self.shared.lock();
+        queue.spare_calls.push(calls);
+        queue.spare_text.push(slot.text);
+        Ok(())
+    }
+
+    /// The sequential reader's error for a piece that failed.
+    fn replayed(&mut self, text: &[u8], start: Pos, replay: Replay) -> PieceError {
+        let error = (self.replay)(self.ctx, text, self.index, replay)
+            .unwrap_or_else(|| serde_json::Error::custom("a piece failed on one thread and not on another"));
+        PieceError {
+            error: Some(error),
+            start,
+        }
+    }
+}
+
+impl<C, P, K, R> PieceParser for Fanned<'_, C, P, K, R>
+where
+    P: ParsePiece,
+    K: FnMut(&mut C, &mut CallBuf) -> Result<(), String>,
+    R: FnMut(&mut C, &[u8], usize, Replay) -> Option<serde_json::Error>,
+{
+    fn piece(&mut self, text: &[u8], first: usize, start: Pos) -> Result<usize, PieceError> {
+        let mut copy = self.shared.lock().spare_text.pop().unwrap_or_default();
+        copy.clear();
+        copy.extend_from_slice(text);
+        self.shared.lock().slots.push_back(Slot {
+            text: copy,
+            state: State::Queued,
+        });
+        self.shared.moved.notify_all();
+        self.starts.push_back(start);
+        while self.starts.len() >= self.window {
+            self.step()?;
+        }
+        // The reader's count is not used: this side counts the calls it hands over.
+        Ok(first)
+    }
+
+    fn finish(&mut self) -> Result<(), PieceError> {
+        while !self.starts.is_empty() {
+            self.step()?;
+        }
+        Ok(())
+    }
+}
