@@ -3,7 +3,7 @@
 // category: cross-sample
 // param: min_jaccard = 0.3 | Report pairs whose Jaccard index is at least this (0 to 1)
 // param: min_apis = 5 | Ignore analyses with fewer distinct APIs than this (too little behaviour to compare)
-// param: max_band = 100 | Skip an API band held by more analyses than this (bounds the work; see the description)
+// param: max_band = 20 | Skip an API band held by more analyses than this (bounds the work; see the description)
 // param: limit = 10000 | At most this many pairs, most similar first
 // returns: report_a, sample_a, report_b, sample_b, jaccard, shared, apis_a, apis_b
 // description: The Jaccard index |A ∩ B| / |A ∪ B| of the API sets of pairs of analyses,

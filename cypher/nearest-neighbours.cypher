@@ -4,7 +4,7 @@
 // param: analysis = "" | Analysis id (BLAKE3 of the report JSON, as `build` prints it), report file name or sample sha256; "" for every analysis
 // param: k = 3 | How many neighbours to list per analysis
 // param: min_apis = 5 | Ignore analyses with fewer distinct APIs than this
-// param: max_band = 100 | For every analysis (""), skip an API band held by more analyses than this (bounds the work)
+// param: max_band = 20 | For every analysis (""), skip an API band held by more analyses than this (bounds the work)
 // returns: report, sample, rank, neighbour_report, neighbour_sample, jaccard, shared
 // description: For one analysis (or each), the k other analyses with the highest Jaccard
 //   index of API sets (see api-similarity for how APIs are compared), nearest first.
@@ -21,34 +21,24 @@ WHERE t.id = $analysis OR t.report = $analysis OR EXISTS { (t)-[:OF_SAMPLE]->(:S
 WITH collect(t.id) AS targets
 MATCH (a:Analysis)
 WHERE a.api_count >= $min_apis AND ($analysis = '' OR a.id IN targets)
-MATCH (a)-[:IN_API_BAND]->(band:ApiBand)
-WITH DISTINCT targets, band
-MATCH (band)<-[:IN_API_BAND]-(x:Analysis)
-WHERE x.api_count >= $min_apis
-WITH targets, band, collect(x) AS holders
-WHERE size(holders) >= 2 AND ($analysis <> '' OR size(holders) <= $max_band)
-// For every analysis, each pair once (a.id < b.id); for given ones, each of them with every holder.
-UNWIND [h IN holders WHERE $analysis = '' OR h.id IN targets] AS a
-UNWIND holders AS b
-WITH targets, a, b
-WHERE a.id <> b.id AND ($analysis <> '' OR a.id < b.id)
-WITH DISTINCT a, b
-WITH a, b, a.api_hashes AS ha, b.api_hashes AS hb
-WITH a, b, size([h IN ha WHERE h IN hb]) AS shared
-WITH a, b, shared, toFloat(shared) / (a.api_count + b.api_count - shared) AS jaccard
-UNWIND CASE WHEN $analysis = '' THEN [[a, b], [b, a]] ELSE [[a, b]] END AS ab
-// The k best of each analysis kept by insertion (no ORDER BY over every pair: ArcadeDB's heap).
-WITH ab[0].id AS id_a, {id: ab[1].id, report: ab[1].report, jaccard: jaccard, shared: shared} AS c
-WITH id_a, collect(c) AS cands
-WITH id_a, reduce(top = [], c IN cands |
-       CASE WHEN size(top) >= $k AND (c.jaccard < top[-1].jaccard OR (c.jaccard = top[-1].jaccard AND c.report >= top[-1].report))
-            THEN top
-            ELSE ([t IN top WHERE t.jaccard > c.jaccard OR (t.jaccard = c.jaccard AND t.report < c.report)] + [c] +
-                  [t IN top WHERE t.jaccard < c.jaccard OR (t.jaccard = c.jaccard AND t.report >= c.report)])[0..$k]
-       END) AS near
+// Per analysis: the holders of its bands (crowded bands skipped for every
+// analysis), exact Jaccard for them only, the k best kept; the work and the
+// memory of one analysis are bounded by 64 bands × max_band holders.
+CALL (a) {
+  MATCH (a)-[:IN_API_BAND]->(band:ApiBand)
+  WHERE $analysis <> '' OR COUNT { (band)<-[:IN_API_BAND]-() } <= $max_band
+  MATCH (band)<-[:IN_API_BAND]-(b:Analysis)
+  WHERE b.id <> a.id AND b.api_count >= $min_apis
+  WITH DISTINCT a, b
+  WITH a, b, a.api_hashes AS ha, b.api_hashes AS hb
+  WITH a, b, size([h IN ha WHERE h IN hb]) AS shared
+  WITH b, shared, toFloat(shared) / (a.api_count + b.api_count - shared) AS jaccard
+  ORDER BY jaccard DESC, b.report
+  LIMIT $k
+  RETURN collect({id: b.id, report: b.report, jaccard: jaccard, shared: shared}) AS near
+}
 UNWIND range(1, size(near)) AS rank
-WITH id_a, rank, near[rank - 1] AS n
-MATCH (a:Analysis {id: id_a})
+WITH a, rank, near[rank - 1] AS n
 MATCH (b:Analysis {id: n.id})
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(sa:Sample)
 OPTIONAL MATCH (b)-[:OF_SAMPLE]->(sb:Sample)
