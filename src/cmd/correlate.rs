@@ -104,7 +104,12 @@ fn correlate(settings: &Settings, page: usize) -> anyhow::Result<()> {
     }
     let rows = campaign_rows(&campaigns, &params.describe());
     rt.block_on(sink.replace_label(Label::Campaign, &rows))?;
-    print_summary((corpus, baseline.len(), params.df_limit(corpus)), &counts, &campaigns, started.elapsed());
+    print_summary(
+        (corpus, baseline.len(), params.df_limit(corpus)),
+        &counts,
+        &campaigns,
+        started.elapsed(),
+    );
     Ok(())
 }
 

@@ -31,36 +31,21 @@ pub enum SafelistAction {
     },
     /// Whether one indicator value is on the list, and why.
     Check {
-        /// The kind of indicator.
-        #[arg(value_enum)]
-        kind: KindArg,
+        /// The kind of indicator: file, registry, mutex, domain, ip or dropped.
+        #[arg(value_parser = kind_named)]
+        kind: IndicatorKind,
         /// The value, as a report shows it (a path, key, mutex, domain, address or sha256).
         value: String,
     },
 }
 
-/// [`IndicatorKind`] on the command line.
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-pub enum KindArg {
-    File,
-    Registry,
-    Mutex,
-    Domain,
-    Ip,
-    Dropped,
-}
-
-impl From<KindArg> for IndicatorKind {
-    fn from(k: KindArg) -> Self {
-        match k {
-            KindArg::File => IndicatorKind::File,
-            KindArg::Registry => IndicatorKind::Registry,
-            KindArg::Mutex => IndicatorKind::Mutex,
-            KindArg::Domain => IndicatorKind::Domain,
-            KindArg::Ip => IndicatorKind::Ip,
-            KindArg::Dropped => IndicatorKind::Dropped,
-        }
-    }
+/// An [`IndicatorKind`] by its name on the command line.
+fn kind_named(name: &str) -> Result<IndicatorKind, String> {
+    let all = IndicatorKind::ALL;
+    all.iter().copied().find(|k| k.as_str() == name).ok_or_else(|| {
+        let names: Vec<&str> = all.iter().map(|k| k.as_str()).collect();
+        format!("one of {}", names.join(", "))
+    })
 }
 
 pub fn run(config: Option<&Path>, action: SafelistAction) -> i32 {
@@ -74,7 +59,7 @@ pub fn run(config: Option<&Path>, action: SafelistAction) -> i32 {
     };
     let result = match action {
         SafelistAction::Apply { dry_run, page, .. } => apply(&settings, dry_run, page.max(1)),
-        SafelistAction::Check { kind, value } => check(&settings, kind.into(), &value),
+        SafelistAction::Check { kind, value } => check(&settings, kind, &value),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -276,9 +276,7 @@ impl Correlator {
         let (i, j) = pair_of(key);
         let weight = f64::from(weight);
         let mean = (self.mass[i as usize] * self.mass[j as usize]).sqrt();
-        weight >= self.weight_limit
-            && shared >= self.params.min_shared
-            && weight >= self.params.min_similarity * mean
+        weight >= self.weight_limit && shared >= self.params.min_shared && weight >= self.params.min_similarity * mean
     }
 
     /// The linked pairs (a, b, weight), strongest first, then by ids.

@@ -729,6 +729,36 @@ fn users_add_safelist_entries_in_the_settings() {
     assert!(stderr(&o).contains("correlate.safelist"), "{}", stderr(&o));
 }
 
+/// `safelist check` answers from the shipped list plus the user's entries,
+/// with the reason, and names the kinds when given another.
+#[test]
+fn safelist_check_says_whether_a_value_is_listed_and_why() {
+    let tmp = tempdir();
+    let o = run_in(tmp.path(), &[], &["safelist", "check", "ip", "8.8.8.8"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("ip:8.8.8.8: safelisted (Public and sandbox resolvers"),
+        "{}",
+        stdout(&o)
+    );
+    write(
+        tmp.path(),
+        "graphmalw.toml",
+        "[[correlate.safelist]]\nkind = \"domain\"\nreason = \"our proxy\"\npatterns = [\"*.proxy.example\"]\n",
+    );
+    let o = run_in(tmp.path(), &[], &["safelist", "check", "domain", "Gw.Proxy.Example"]);
+    assert_eq!(stdout(&o), "domain:gw.proxy.example: safelisted (our proxy)\n");
+    let o = run_in(tmp.path(), &[], &["safelist", "check", "domain", "evil.example"]);
+    assert_eq!(stdout(&o), "domain:evil.example: not safelisted\n");
+    let o = run_in(tmp.path(), &[], &["safelist", "check", "url", "x"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("one of file, registry, mutex, domain, ip, dropped"),
+        "{}",
+        stderr(&o)
+    );
+}
+
 #[test]
 fn broken_settings_are_a_usage_error() {
     let tmp = tempdir();

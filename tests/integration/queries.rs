@@ -769,10 +769,16 @@ fn indicator_clusters(c: &Ctx) {
         .unwrap_or_else(|| panic!("no campaign holds the dropper and the stealer: {rows:?}"));
     let indicators = strings(pair, "indicators");
     for shared in ["domain:telemetry-update.example.net (", "ip:203.0.113.47 ("] {
-        assert!(indicators.iter().any(|i| i.starts_with(shared)), "{shared}: {indicators:?}");
+        assert!(
+            indicators.iter().any(|i| i.starts_with(shared)),
+            "{shared}: {indicators:?}"
+        );
     }
     // The sandbox's resolver is in every example, and safelisted: never listed.
-    assert!(indicators.iter().all(|i| !i.starts_with("ip:8.8.8.8 ")), "{indicators:?}");
+    assert!(
+        indicators.iter().all(|i| !i.starts_with("ip:8.8.8.8 ")),
+        "{indicators:?}"
+    );
     let campaigns = c.run("campaigns", &[]);
     assert_eq!(rows.len(), campaigns.len(), "one row per campaign: {rows:?}");
     let few = c.run("indicator-clusters", &[("max_indicators", "1")]);
