@@ -218,7 +218,8 @@ mod tests {
              THEN n.report WHEN n.report IS NULL OR row.report < n.report THEN row.report ELSE n.report END, \
              n.format = row.format, n.task_id = row.task_id, n.started = row.started, n.score = row.score, \
              n.nodes = row.nodes, n.edges = row.edges, n.complete = false, n.baseline = row.baseline, \
-             n.api_count = row.api_count, n.api_hashes = row.api_hashes, n.api_minhash = row.api_minhash"
+             n.api_count = row.api_count, n.api_hashes = row.api_hashes, n.api_minhash = row.api_minhash, \
+             n.ioc_count = row.ioc_count, n.ioc_minhash = row.ioc_minhash"
         );
         assert_eq!(
             Label::Signature.merge_with(Params::One),

@@ -112,7 +112,7 @@ mod tests {
             ),
             (
                 FileKey::Node(Label::Analysis),
-                "id:ID(Analysis),report,format,task_id:long,started,score:double,nodes:long,edges:long,complete:boolean,baseline:boolean,api_count:long,api_hashes:long[],api_minhash:long[],:LABEL",
+                "id:ID(Analysis),report,format,task_id:long,started,score:double,nodes:long,edges:long,complete:boolean,baseline:boolean,api_count:long,api_hashes:long[],api_minhash:long[],ioc_count:long,ioc_minhash:long[],:LABEL",
             ),
             (
                 FileKey::Node(Label::Sample),

@@ -8,7 +8,7 @@ use super::schema::{Label, Rel};
 use crate::correlate::cluster::Campaign;
 use crate::correlate::minhash::Sketch;
 use crate::correlate::safelist::Safelist;
-use crate::correlate::Indicator;
+use crate::correlate::{Features, Indicator};
 use crate::model::{Analysis, Args, Graph, NodeProps};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -273,7 +273,27 @@ impl Marks {
     pub fn rows(&self, a: &Analysis, max_len: usize) -> Rows {
         let mut rows = analysis_rows(a, max_len);
         self.apply(&mut rows);
+        self.ioc_sketch(a, &mut rows);
         rows
+    }
+
+    /// The [`Sketch`] of the analysis's indicators that the safelist does not
+    /// hold, on its `:Analysis` row (`ioc_count`, `ioc_minhash`; the list
+    /// absent when there are none). Here rather than in [`analysis_rows`]:
+    /// background would make every two analyses look alike.
+    fn ioc_sketch(&self, a: &Analysis, rows: &mut Rows) {
+        let indicators: BTreeSet<String> = Features::of(a)
+            .indicators
+            .iter()
+            .filter(|i| !self.safelist.contains(i))
+            .map(ToString::to_string)
+            .collect();
+        let sketch = Sketch::of(&indicators);
+        if let Some(row) = rows.nodes.get_mut(&Label::Analysis).and_then(|r| r.first_mut()) {
+            row.push(("ioc_count", Prop::Int(sketch.size as i64)));
+            let sig = sketch.signature;
+            row.push(("ioc_minhash", if sig.is_empty() { Prop::Null } else { Prop::Ints(sig) }));
+        }
     }
 
     /// Mark node rows. An indicator is matched by its node's key, so every
@@ -459,8 +479,16 @@ mod tests {
         assert!(marked(Label::Domain, "www.msftncsi.com"));
         assert!(!marked(Label::IpAddress, "203.0.113.9"));
         assert!(!marked(Label::Mutex, "Planted_Mtx"));
-        assert!(rows.nodes[&Label::Analysis][0].contains(&("baseline", Prop::Bool(true))));
-        assert_eq!(Marks::default().rows(&a, 1024), analysis_rows(&a, 1024));
+        let analysis = &rows.nodes[&Label::Analysis][0];
+        assert!(analysis.contains(&("baseline", Prop::Bool(true))));
+        // The indicator sketch leaves the safelisted address and domain out.
+        assert!(analysis.contains(&("ioc_count", Prop::Int(2))), "{analysis:?}");
+        // Unmarked, the rows are the analysis's own plus its sketch.
+        let mut unmarked = Marks::default().rows(&a, 1024);
+        let row = &mut unmarked.nodes.get_mut(&Label::Analysis).unwrap()[0];
+        assert!(row.contains(&("ioc_count", Prop::Int(4))), "{row:?}");
+        row.retain(|(name, _)| !name.starts_with("ioc_"));
+        assert_eq!(unmarked, analysis_rows(&a, 1024));
     }
 
     #[test]

@@ -121,6 +121,12 @@ const ANALYSIS: &[Property] = &[
     long("api_count"),
     Property::new("api_hashes", Type::LongArray),
     Property::new("api_minhash", Type::LongArray),
+    // Indicator similarity: the MinHash signature of the analysis's
+    // indicators that are not safelisted (`kind:value`, as `correlate`
+    // compares them) and their number; no bands (`correlate` links analyses
+    // through the shared indicator nodes themselves).
+    long("ioc_count"),
+    Property::new("ioc_minhash", Type::LongArray),
 ];
 
 /// A sample may be met as a target (with its details) or only as a dropped
