@@ -1581,7 +1581,11 @@ fn holders_of_reports(
     for f in &found {
         let a = build_report(&f.path, &cfg, ReadLimits::default()).map_err(|e| anyhow::anyhow!("{e}"))?;
         let name = f.relative.to_string_lossy().into_owned();
-        for i in graphmalw::correlate::Features::of(&a).indicators.iter().filter(|i| !noise.is_noise(i)) {
+        for i in graphmalw::correlate::Features::of(&a)
+            .indicators
+            .iter()
+            .filter(|i| !noise.is_noise(i))
+        {
             holders.entry(i.to_string()).or_default().push(name.clone());
         }
     }
@@ -1595,7 +1599,9 @@ fn read_holders(file: &Path) -> Result<(std::collections::BTreeMap<String, Vec<S
     let mut holders = std::collections::BTreeMap::new();
     let mut names = std::collections::HashSet::new();
     for line in text.lines() {
-        let (indicator, list) = line.split_once('\t').with_context(|| format!("{}: {line}", file.display()))?;
+        let (indicator, list) = line
+            .split_once('\t')
+            .with_context(|| format!("{}: {line}", file.display()))?;
         let list: Vec<String> = list.split(',').map(str::to_owned).collect();
         names.extend(list.iter().cloned());
         holders.insert(indicator.to_owned(), list);
