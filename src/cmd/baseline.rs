@@ -7,7 +7,7 @@
 //! `ingest --baseline` marks analyses while writing them; this command marks
 //! them afterwards, without rewriting anything else.
 
-use super::{load_settings, DbArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{load_settings, runtime, DbArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::settings::Settings;
 use crate::sink::neo4j::{AnalysisRef, Neo4jSink};
 use std::path::Path;
@@ -51,10 +51,6 @@ pub fn run(config: Option<&Path>, action: BaselineAction) -> i32 {
         eprintln!("error: {e:#}");
         EXIT_FAILED
     })
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread().enable_all().build()?)
 }
 
 /// Mark or unmark; a reference that names no analysis is an error, after

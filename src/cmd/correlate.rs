@@ -12,7 +12,7 @@
 //! campaign ids come from their members, so a re-run over the same database
 //! gives the same graph.
 
-use super::{load_settings, DbArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{load_settings, runtime, DbArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::correlate::cluster::{campaigns_from_rows, Campaign, IndicatorRow, RowCounts};
 use crate::correlate::IndicatorKind;
 use crate::settings::Settings;
@@ -80,19 +80,20 @@ pub fn run_with(settings: &Settings, page: usize) -> i32 {
 
 fn correlate(settings: &Settings, page: usize) -> anyhow::Result<()> {
     let started = Instant::now();
-    let rt = &tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = &runtime()?;
     let filter = settings.correlate.noise_filter()?;
     let params = settings.correlate.cluster_params();
     let limit = Duration::from_secs(settings.query.timeout_secs);
     let sink = rt.block_on(Neo4jSink::connect(&settings.neo4j))?;
     rt.block_on(sink.ensure_schema())?;
     let (corpus, baseline) = rt.block_on(corpus(&sink, limit))?;
+    let df_limit = params.df_limit(corpus);
     let mut pages = Pages {
         rt,
         sink: &sink,
         limit,
         page,
-        max_df: params.df_limit(corpus),
+        max_df: df_limit,
         kinds: IndicatorKind::ALL.iter(),
         current: None,
         buf: VecDeque::new(),
@@ -105,7 +106,7 @@ fn correlate(settings: &Settings, page: usize) -> anyhow::Result<()> {
     let rows = campaign_rows(&campaigns, &params.describe());
     rt.block_on(sink.replace_label(Label::Campaign, &rows))?;
     print_summary(
-        (corpus, baseline.len(), params.df_limit(corpus)),
+        (corpus, baseline.len(), df_limit),
         &counts,
         &campaigns,
         started.elapsed(),

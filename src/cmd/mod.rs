@@ -264,6 +264,13 @@ fn init_logging(verbose: u8, quiet: bool) {
         .try_init();
 }
 
+/// The single-threaded async runtime of a command that talks to the
+/// database one statement at a time (`correlate`, `baseline`, `safelist`,
+/// `query`); `ingest` runs its own, with worker threads.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build()
+}
+
 /// The settings, with the command line's options put in by `change`;
 /// `None` (the error printed) when they cannot be read or are not valid.
 fn load_settings(

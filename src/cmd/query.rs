@@ -195,7 +195,7 @@ where
     }) else {
         return EXIT_USAGE;
     };
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match super::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: {e}");

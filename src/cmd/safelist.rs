@@ -9,7 +9,7 @@
 //! up to date, page by page, writing only the nodes whose mark changes;
 //! `check` says whether one value is on the list, and why.
 
-use super::{load_settings, DbArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
+use super::{load_settings, runtime, DbArgs, EXIT_FAILED, EXIT_OK, EXIT_USAGE};
 use crate::correlate::{Indicator, IndicatorKind};
 use crate::settings::Settings;
 use crate::sink::neo4j::Neo4jSink;
@@ -87,7 +87,7 @@ struct Changes {
 
 fn apply(settings: &Settings, dry_run: bool, page: usize) -> anyhow::Result<i32> {
     let safelist = settings.marks(false)?.safelist;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let rt = runtime()?;
     let sink = rt.block_on(Neo4jSink::connect(&settings.neo4j))?;
     for kind in IndicatorKind::ALL {
         let mut c = Changes::default();
