@@ -152,12 +152,17 @@ impl Sketch {
             size: set.len(),
             hashes: hashes.into_iter().collect(),
             bands: h.band_keys(&sig).into_iter().map(|k| format!("{k:016x}")).collect(),
-            signature: sig.0.into_iter().map(|v| v as i64).collect(),
+            signature: sig.into_longs(),
         }
     }
 }
 
 impl Signature {
+    /// The positions as the databases' integers (the `u64`s' bits as `i64`).
+    pub fn into_longs(self) -> Vec<i64> {
+        self.0.into_iter().map(|v| v as i64).collect()
+    }
+
     /// The share of equal positions: an unbiased estimate of Jaccard.
     pub fn estimate(&self, other: &Signature) -> f64 {
         let same = self.0.iter().zip(&other.0).filter(|(a, b)| a == b).count();

@@ -172,10 +172,21 @@ impl Features {
     /// The features of one built analysis: API and handle nodes of its graph
     /// (none when it has no graph) and the indicators of its report.
     pub fn of(analysis: &Analysis) -> Features {
+        let mut f = Features::indicators_of(analysis);
+        for node in nodes(analysis) {
+            if let NodeProps::Api { name, .. } = &node.props {
+                f.add_api(name);
+            }
+        }
+        f
+    }
+
+    /// Only the indicators, the API set left empty (what ingest sketches
+    /// beside the API set it takes from the rows).
+    pub fn indicators_of(analysis: &Analysis) -> Features {
         let mut f = Features::default();
-        for node in analysis.graph().map(|g| g.nodes.as_slice()).unwrap_or_default() {
+        for node in nodes(analysis) {
             match (&node.props, node.kind) {
-                (NodeProps::Api { name, .. }, _) => f.add_api(name),
                 (NodeProps::Handle { path: Some(p), .. }, NodeKind::FileHandle) => f.add(IndicatorKind::File, p),
                 (NodeProps::Handle { path: Some(p), .. }, NodeKind::KeyHandle) => f.add(IndicatorKind::Registry, p),
                 _ => {}
@@ -215,6 +226,11 @@ impl Features {
     pub fn indicator_keys(&self) -> impl Iterator<Item = String> + '_ {
         self.indicators.iter().map(|i| i.to_string())
     }
+}
+
+/// The nodes of an analysis's graph (none without a graph).
+fn nodes(analysis: &Analysis) -> &[crate::model::Node] {
+    analysis.graph().map(|g| g.nodes.as_slice()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use super::limits::{MAX_KEY_BYTES, TRUNCATION_MARKER};
 use super::schema::{Label, Rel};
 use crate::correlate::cluster::Campaign;
-use crate::correlate::minhash::Sketch;
+use crate::correlate::minhash::{MinHasher, Sketch, DEFAULT};
 use crate::correlate::safelist::Safelist;
 use crate::correlate::{Features, Indicator};
 use crate::model::{Analysis, Args, Graph, NodeProps};
@@ -277,22 +277,26 @@ impl Marks {
         rows
     }
 
-    /// The [`Sketch`] of the analysis's indicators that the safelist does not
-    /// hold, on its `:Analysis` row (`ioc_count`, `ioc_minhash`; the list
-    /// absent when there are none). Here rather than in [`analysis_rows`]:
-    /// background would make every two analyses look alike.
+    /// The size and MinHash signature of the analysis's indicators that the
+    /// safelist does not hold, on its `:Analysis` row (`ioc_count`,
+    /// `ioc_minhash`; the list absent when there are none; no hashes and no
+    /// bands, unlike the API set's [`Sketch`]). Here rather than in
+    /// [`analysis_rows`]: background would make every two analyses look alike.
     fn ioc_sketch(&self, a: &Analysis, rows: &mut Rows) {
-        let indicators: BTreeSet<String> = Features::of(a)
+        let indicators: BTreeSet<String> = Features::indicators_of(a)
             .indicators
             .iter()
             .filter(|i| !self.safelist.contains(i))
             .map(ToString::to_string)
             .collect();
-        let sketch = Sketch::of(&indicators);
+        let signature = if indicators.is_empty() {
+            Prop::Null
+        } else {
+            Prop::Ints(MinHasher::new(DEFAULT).signature(&indicators).into_longs())
+        };
         if let Some(row) = rows.nodes.get_mut(&Label::Analysis).and_then(|r| r.first_mut()) {
-            row.push(("ioc_count", Prop::Int(sketch.size as i64)));
-            let sig = sketch.signature;
-            row.push(("ioc_minhash", if sig.is_empty() { Prop::Null } else { Prop::Ints(sig) }));
+            row.push(("ioc_count", Prop::Int(indicators.len() as i64)));
+            row.push(("ioc_minhash", signature));
         }
     }
 
