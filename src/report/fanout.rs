@@ -34,6 +34,46 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 /// Cores lent by the pipeline and not borrowed.
 static SPARE: AtomicUsize = AtomicUsize::new(0);
 
+/// Buffers kept from one array to the next (and from one report to the
+/// next): pieces' text, their parsed calls, the threads' scratch. Made
+/// afresh for every array and freed after it, they cost the reading
+/// thread more than the copies did (the pieces' pages faulted in again,
+/// calls filled on a helper freed here under the helper's arena lock).
+static POOL: Mutex<Pool> = Mutex::new(Pool {
+    texts: Vec::new(),
+    calls: Vec::new(),
+    scratches: Vec::new(),
+});
+
+#[derive(Default)]
+struct Pool {
+    texts: Vec<Vec<u8>>,
+    calls: Vec<Vec<CallBuf>>,
+    scratches: Vec<PieceScratch>,
+}
+
+impl Pool {
+    fn lock() -> MutexGuard<'static, Pool> {
+        POOL.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn scratch() -> PieceScratch {
+        Self::lock().scratches.pop().unwrap_or_default()
+    }
+
+    /// Keep what a run used, up to what one run with the most helpers needs.
+    fn give_back(texts: Vec<Vec<u8>>, calls: Vec<Vec<CallBuf>>, scratches: impl IntoIterator<Item = PieceScratch>) {
+        let kept = 2 * MAX_HELPERS + 2;
+        let mut pool = Self::lock();
+        pool.texts.extend(texts);
+        pool.texts.truncate(kept);
+        pool.calls.extend(calls);
+        pool.calls.truncate(kept);
+        pool.scratches.extend(scratches);
+        pool.scratches.truncate(MAX_HELPERS + 1);
+    }
+}
+
 /// At most this many helpers on one calls array.
 const MAX_HELPERS: usize = 3;
 
@@ -132,12 +172,20 @@ pub(crate) fn run<C>(
     sink: impl FnMut(&mut C, &mut CallBuf) -> Result<(), String>,
     replay: impl FnMut(&mut C, &[u8], usize, Replay) -> Option<serde_json::Error>,
 ) -> Option<Result<(), String>> {
+    let (spare_text, spare_calls) = {
+        let mut pool = Pool::lock();
+        (std::mem::take(&mut pool.texts), std::mem::take(&mut pool.calls))
+    };
     let shared = Shared {
-        queue: Mutex::new(Queue::default()),
+        queue: Mutex::new(Queue {
+            spare_text,
+            spare_calls,
+            ..Queue::default()
+        }),
         moved: Condvar::new(),
         parse,
     };
-    std::thread::scope(|scope| {
+    let result = std::thread::scope(|scope| {
         for _ in 0..lent.helpers {
             scope.spawn(|| shared.help());
         }
@@ -149,12 +197,18 @@ pub(crate) fn run<C>(
             starts: VecDeque::new(),
             index: 0,
             window: 2 * lent.helpers + 2,
-            scratch: PieceScratch::default(),
+            scratch: Pool::scratch(),
         };
         // The helpers stop when the array is done, or this thread panics.
-        let _close = Close(&shared);
-        arrays.take_array(&mut fanned)
-    })
+        let close = Close(&shared);
+        let result = arrays.take_array(&mut fanned);
+        drop(close);
+        Pool::give_back(Vec::new(), Vec::new(), [fanned.scratch]);
+        result
+    });
+    let queue = shared.queue.into_inner().unwrap_or_else(|e| e.into_inner());
+    Pool::give_back(queue.spare_text, queue.spare_calls, []);
+    result
 }
 
 /// Closes the queue when dropped: helpers waiting on it return.
@@ -227,10 +281,12 @@ impl<P: ParsePiece> Shared<P> {
 
     /// A helper thread: parse queued pieces until the array is done.
     fn help(&self) {
-        let mut scratch = PieceScratch::default();
+        let mut scratch = Pool::scratch();
         let mut queue = self.lock();
         loop {
             if queue.closed {
+                drop(queue);
+                Pool::give_back(Vec::new(), Vec::new(), [scratch]);
                 return;
             }
             match queue.take_queued() {
