@@ -19,6 +19,7 @@
 //! shifted to where the piece starts, and serde_json's own positions after a
 //! taken array are shifted by what it did not see ([`Chunks::position`]).
 
+use super::scan::{scan_elements, Boundary};
 use std::cell::RefCell;
 use std::io::{self, Read};
 use std::sync::mpsc;
@@ -406,54 +407,6 @@ fn feed_scan(mut state: Feed, text: &[u8]) -> (usize, Feed, bool) {
     (i, state, false)
 }
 
-/// Where a run of whole elements ends, in the text after an array's `[` or
-/// after a `,` between its elements.
-#[derive(Debug, PartialEq)]
-enum Boundary {
-    /// The array's `]`.
-    Close(usize),
-    /// The last `,` between elements; the text after it is not complete.
-    Comma(usize),
-    /// A `}` closes nothing: not JSON (serde_json will say where).
-    Bad(usize),
-    /// No boundary in the text.
-    Incomplete,
-}
-
-/// `close` is the array's `]` or the object's `}` (whose members are its elements).
-fn scan_elements(text: &[u8], close: u8) -> Boundary {
-    let mut depth = 0usize;
-    let mut last_comma = None;
-    let mut i = 0;
-    let incomplete = |c: Option<usize>| c.map_or(Boundary::Incomplete, Boundary::Comma);
-    while i < text.len() {
-        match text[i] {
-            b'"' => {
-                i += 1;
-                loop {
-                    match text.get(i..).and_then(|t| memchr::memchr2(b'"', b'\\', t)) {
-                        None => return incomplete(last_comma),
-                        Some(k) if text[i + k] == b'\\' => i += k + 2,
-                        Some(k) => {
-                            i += k + 1;
-                            break;
-                        }
-                    }
-                }
-                continue;
-            }
-            b'{' | b'[' => depth += 1,
-            b']' | b'}' if depth == 0 && text[i] == close => return Boundary::Close(i),
-            b']' | b'}' if depth == 0 => return Boundary::Bad(i),
-            b'}' | b']' => depth -= 1,
-            b',' if depth == 0 => last_comma = Some(i),
-            _ => {}
-        }
-        i += 1;
-    }
-    incomplete(last_comma)
-}
-
 impl ArrayPieces for Chunks<'_> {
     fn take_array(&self, f: &mut dyn PieceParser) -> Option<Result<(), String>> {
         let mut inner = self.0.try_borrow_mut().ok()?;
@@ -569,20 +522,6 @@ fn placed(e: Option<serde_json::Error>, start: Pos) -> (String, Pos) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_scan_finds_element_boundaries_outside_strings() {
-        assert_eq!(
-            scan_elements(br#"{"a": "],\"}"}, [1, {"b": 2}]]"#, b']'),
-            Boundary::Close(29)
-        );
-        assert_eq!(scan_elements(br#"1, "x,", [2, 3], {"#, b']'), Boundary::Comma(15));
-        assert_eq!(scan_elements(br#"{"a": "x\"#, b']'), Boundary::Incomplete);
-        assert_eq!(scan_elements(b" }", b']'), Boundary::Bad(1));
-        assert_eq!(scan_elements(b"  ]", b']'), Boundary::Close(2));
-        assert_eq!(scan_elements(b"\"a\": 1, \"b\": [2]}", b'}'), Boundary::Close(16));
-        assert_eq!(scan_elements(b"1]", b'}'), Boundary::Bad(1));
-    }
 
     #[test]
     fn serde_json_is_stopped_after_every_key_array() {

@@ -20,6 +20,7 @@ mod fanout;
 mod iocs;
 mod parse;
 mod read;
+mod scan;
 
 pub(crate) use call::{Arg, ArgRef, CallBuf};
 pub use fanout::{lend, reclaim};
