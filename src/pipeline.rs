@@ -148,6 +148,7 @@ pub fn ordered_map<I: Sync, T: Send, E>(
     mut consume: impl FnMut(&I, T) -> Result<(), E>,
 ) -> Result<(), E> {
     let requested = jobs.max(1);
+    crate::report::set_cores(requested);
     let jobs = jobs.clamp(1, items.len().max(1));
     let window = jobs * 4;
     // Threads asked for and not running a report are lent to the reader of

@@ -97,6 +97,7 @@ fn build_to_stdout(path: &Path, settings: &Settings) -> i32 {
     let cfg = settings.graph_config();
     // One report on this thread: the other cores asked for parse its pieces.
     let lent = settings.jobs().saturating_sub(1);
+    crate::report::set_cores(settings.jobs());
     crate::report::lend(lent);
     let built = build_report(path, &cfg, settings.read_limits());
     crate::report::reclaim(lent);

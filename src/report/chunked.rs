@@ -2,7 +2,8 @@
 //! slices.
 //!
 //! A report too big to hold in memory is decompressed and hashed on a
-//! thread of its own ([`read_ahead`]), and counted and parsed from a buffer
+//! thread of its own ([`read_ahead`]; on the parser's thread with `-j 1`,
+//! [`read_here`]), and counted and parsed from a buffer
 //! of a few MiB ([`Chunks`]). The report's outer structure still goes
 //! through serde_json's reader interface, but every array that is the value of
 //! a key (`"…": [`) ends one read, so that when the parser's visitor for a
@@ -115,6 +116,52 @@ pub(crate) fn read_ahead<'scope, R: Read + Send + 'scope>(
         current: Vec::new(),
         at: 0,
         failed: None,
+    }
+}
+
+/// Read `input` on this thread, hashing every byte on the way: the
+/// one-core counterpart of [`read_ahead`], its errors said the same way.
+/// No more than `limit` + 1 bytes are read.
+pub(crate) fn read_here<'h, R: Read>(input: R, limit: u64, hasher: Option<&'h mut blake3::Hasher>) -> ReadHere<'h, R> {
+    ReadHere {
+        input: input.take(limit.saturating_add(1)),
+        hasher,
+        failed: None,
+    }
+}
+
+/// The reader [`read_here`] returns.
+pub(crate) struct ReadHere<'h, R> {
+    input: io::Take<R>,
+    hasher: Option<&'h mut blake3::Hasher>,
+    /// The input's error, given again to every later read.
+    failed: Option<(io::ErrorKind, String)>,
+}
+
+/// Bytes hashed at a time by [`read_here`]: while they are still in the cache.
+const HASHED_AT_ONCE: usize = 256 << 10;
+
+impl<R: Read> Read for ReadHere<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some((kind, message)) = &self.failed {
+            return Err(io::Error::new(*kind, message.clone()));
+        }
+        let len = out.len().min(HASHED_AT_ONCE);
+        loop {
+            match self.input.read(&mut out[..len]) {
+                Ok(n) => {
+                    if let Some(h) = self.hasher.as_deref_mut() {
+                        h.update(&out[..n]);
+                    }
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.failed = Some((e.kind(), e.to_string()));
+                    return Err(e);
+                }
+            }
+        }
     }
 }
 

@@ -1756,11 +1756,14 @@ mod tests {
     }
 
     /// What a stream read tells the sink and returns, in full (error with
-    /// its JSON path, line and column), with `helpers` threads parsing pieces.
-    fn streamed_with(text: &[u8], helpers: usize, refuse: &'static str) -> (Vec<String>, String) {
+    /// its JSON path, line and column), with `helpers` threads parsing
+    /// pieces, read on a thread `beside` the parser or on its thread.
+    fn streamed_with(text: &[u8], helpers: usize, beside: bool, refuse: &'static str) -> (Vec<String>, String) {
         let mut sink = Refusing(Log::default(), refuse);
-        let r = super::fanout::with_helpers(helpers, || {
-            read_report_streamed("r.json", text, ReadLimits::default(), &mut sink)
+        let r = super::fanout::reading_beside(beside, || {
+            super::fanout::with_helpers(helpers, || {
+                read_report_streamed("r.json", text, ReadLimits::default(), &mut sink)
+            })
         });
         (sink.0 .0, format!("{r:?}"))
     }
@@ -1802,11 +1805,16 @@ mod tests {
                 }
             }
             let refuse = if round % 5 == 4 { "NtOpenProcess" } else { "none" };
-            let one = streamed_with(&t, 0, refuse);
+            let one = streamed_with(&t, 0, true, refuse);
             failures += usize::from(one.1.starts_with("Err"));
-            for helpers in [1, 2] {
-                let fanned = streamed_with(&t, helpers, refuse);
-                assert_eq!(one, fanned, "{helpers} helpers: {}", String::from_utf8_lossy(&t));
+            for (helpers, beside) in [(0, false), (1, true), (2, true)] {
+                let fanned = streamed_with(&t, helpers, beside, refuse);
+                assert_eq!(
+                    one,
+                    fanned,
+                    "{helpers} helpers, read beside: {beside}: {}",
+                    String::from_utf8_lossy(&t)
+                );
             }
             if round == 0 {
                 assert!(one.1.starts_with("Ok"), "{}", one.1);

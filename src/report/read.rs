@@ -6,7 +6,8 @@
 //! decompression (spec section 1), is computed on the way: a report and its
 //! gzipped copy are one analysis.
 
-use super::chunked::{fill_from, read_ahead, ArrayPieces, Chunks};
+use super::chunked::{fill_from, read_ahead, read_here, ArrayPieces, Chunks};
+use super::fanout;
 use super::parse::{parse_report, Collected, Pass};
 use super::{CallSink, ReportMeta};
 use flate2::read::MultiGzDecoder;
@@ -195,9 +196,13 @@ fn parse_stream<S: CallSink>(
     } else {
         Box::new(input)
     };
+    let limit = limits.max_report_bytes;
     std::thread::scope(|scope| {
-        let ahead = read_ahead(scope, decoded, limits.max_report_bytes, hasher);
-        let chunks = Chunks::new(Box::new(ahead), limits.max_report_bytes);
+        let input: Box<dyn Read + '_> = match fanout::read_beside(gzip) {
+            true => Box::new(read_ahead(scope, decoded, limit, hasher)),
+            false => Box::new(read_here(decoded, limit, hasher)),
+        };
+        let chunks = Chunks::new(input, limit);
         parse_chunks(file_name, gzip, &chunks, limits, sink, out, pass)
     })
 }
@@ -556,8 +561,12 @@ mod tests {
         for stored in [&json[..], &gzipped[..]] {
             let whole = read_report_bytes("r.json", stored, limits, &mut Nothing).unwrap();
             assert_eq!(whole.id, want);
-            let streamed = read_report_streamed("r.json", stored, limits, &mut Nothing).unwrap();
-            assert_eq!(streamed.id, want);
+            for beside in [true, false] {
+                let streamed = fanout::reading_beside(beside, || {
+                    read_report_streamed("r.json", stored, limits, &mut Nothing).unwrap()
+                });
+                assert_eq!(streamed.id, want);
+            }
         }
     }
 
