@@ -498,7 +498,14 @@ impl ArrayPieces for Chunks<'_> {
                 }
             };
             let after_comma = inner.buf[sep] == b',';
-            let empty = !bad && inner.buf[sep + 1..at].iter().all(u8::is_ascii_whitespace);
+            let text = &inner.buf[sep + 1..at.max(sep + 1)];
+            let before = text.iter().rposition(|b| !b.is_ascii_whitespace()).map(|i| text[i]);
+            let empty = !bad && before.is_none();
+            // No element before the `,` that ends the piece (`[ ,` or `, ,`):
+            // handed over unclosed, for serde_json to say what it expected
+            // there, as when the report is read from memory.
+            let missing = !last && (empty || before == Some(b','));
+            let (bad, last) = if missing { (true, true) } else { (bad, last) };
             let result = if after_comma && empty && !bad {
                 f.finish().and(Err(PieceError { error: None, start }))
             } else {

@@ -1593,12 +1593,27 @@ mod tests {
         }
     }
 
-    /// The sink's log and the outcome (meta or error text), read from memory and as a stream.
+    /// The sink's log and the outcome (meta or error text), read from
+    /// memory and as a stream (the same, in full, whether the stream is
+    /// read on the parser's thread or beside it).
     fn both(text: &[u8]) -> [(Vec<String>, String); 2] {
         let mut a = Log::default();
         let ra = read_report_bytes("r.json", text, ReadLimits::default(), &mut a);
-        let mut b = Log::default();
-        let rb = read_report_streamed("r.json", text, ReadLimits::default(), &mut b);
+        let streamed = |beside| {
+            let mut log = Log::default();
+            let r = super::fanout::reading_beside(beside, || {
+                read_report_streamed("r.json", text, ReadLimits::default(), &mut log)
+            });
+            (log, r)
+        };
+        let (b, rb) = streamed(false);
+        let (beside, r_beside) = streamed(true);
+        assert_eq!(
+            (&b.0, format!("{rb:?}")),
+            (&beside.0, format!("{r_beside:?}")),
+            "{}",
+            String::from_utf8_lossy(text)
+        );
         // serde_json counts columns one apart from memory and from a reader.
         let show = |r: Result<super::super::ReportMeta, super::super::ReportError>| match r {
             Ok(m) => format!("ok {m:?}"),
