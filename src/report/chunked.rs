@@ -27,7 +27,7 @@ use std::sync::mpsc;
 
 /// Bytes read from the input at a time.
 #[cfg(not(test))]
-const CHUNK: usize = 4 << 20;
+const CHUNK: usize = 256 << 10;
 /// Small in tests, so that the tests of streamed reports cross chunks everywhere.
 #[cfg(test)]
 const CHUNK: usize = 48;
