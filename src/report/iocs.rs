@@ -204,13 +204,12 @@ pub(crate) struct RawDomain {
     ip: Text,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(expecting = "a `network` object")]
+/// What `network` gives: read by the report's parser, which skips the
+/// other members (the flows) with the reader's help.
+#[derive(Default)]
 pub(crate) struct Network {
-    #[serde(default)]
-    hosts: Option<Hosts>,
-    #[serde(default)]
-    domains: Option<Vec<RawDomain>>,
+    pub hosts: Option<Hosts>,
+    pub domains: Option<Vec<RawDomain>>,
 }
 
 impl Network {

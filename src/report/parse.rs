@@ -437,6 +437,63 @@ impl<'de, T: Deserialize<'de>> DeserializeSeed<'de> for Cold<'_, T> {
     }
 }
 
+/// `network` (`null` is none): `hosts` and `domains` read as [`Cold`]
+/// sections, every other member (the flows: `udp`, `tcp`, `dns`…, tens of
+/// MB in big reports) skipped with the reader's help ([`Skip`]) rather than
+/// by serde_json a byte at a time.
+struct NetworkSeed<'c, 's, S>(&'c mut Ctx<'s, S>, &'c mut Network);
+
+impl<'de, S> DeserializeSeed<'de> for NetworkSeed<'_, '_, S> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        self.0.path.push_key("network");
+        d.deserialize_option(self)?;
+        Ok(())
+    }
+}
+
+impl<'de, S> Visitor<'de> for NetworkSeed<'_, '_, S> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a `network` object")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.0.path.pop();
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.visit_none()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let NetworkSeed(ctx, out) = self;
+        let (mut hosts, mut domains) = (false, false);
+        while map.next_key_seed(StrInto(&mut ctx.key))?.is_some() {
+            match ctx.key.as_str() {
+                "hosts" if hosts => return Err(de::Error::duplicate_field("hosts")),
+                "hosts" => {
+                    hosts = true;
+                    out.hosts = map.next_value_seed(cold(ctx, "hosts"))?;
+                }
+                "domains" if domains => return Err(de::Error::duplicate_field("domains")),
+                "domains" => {
+                    domains = true;
+                    out.domains = map.next_value_seed(cold(ctx, "domains"))?;
+                }
+                _ => map.next_value_seed(Skip {
+                    path: &mut ctx.path,
+                    key: &ctx.key,
+                    arrays: ctx.arrays,
+                })?,
+            }
+        }
+        ctx.path.pop();
+        Ok(())
+    }
+}
+
 /// `null` as "absent" (`"behavior": null` is a report without behaviour,
 /// not a type error); anything else goes to the inner visitor.
 struct NullOr<V>(V);
@@ -546,8 +603,9 @@ impl<'de, S: CallSink> Visitor<'de> for ReportVisitor<'_, '_, S> {
                     );
                 }
                 "network" => {
-                    let n: Option<Network> = map.next_value_seed(cold(ctx, "network"))?;
-                    n.unwrap_or_default().into_iocs(&mut ctx.out.iocs);
+                    let mut n = Network::default();
+                    map.next_value_seed(NetworkSeed(&mut *ctx, &mut n))?;
+                    n.into_iocs(&mut ctx.out.iocs);
                 }
                 "dropped" => {
                     let d: Option<Vec<RawDropped>> = map.next_value_seed(cold(ctx, "dropped"))?;
