@@ -41,7 +41,8 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub query: QuerySettings,
     pub correlate: CorrelateSettings,
-    /// Worker threads for parsing and building; 0 = one per core.
+    /// Cores for parsing and building (reports at a time; idle ones help
+    /// with a big report); 0 = one per core.
     pub jobs: usize,
 }
 
@@ -184,7 +185,7 @@ impl Settings {
         }
     }
 
-    /// Worker threads to use.
+    /// Cores to use (`jobs`, or one per core).
     pub fn jobs(&self) -> usize {
         if self.jobs > 0 {
             self.jobs

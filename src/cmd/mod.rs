@@ -103,7 +103,8 @@ pub struct GraphArgs {
     /// Module strings ignored by loader calls (rule M1), comma-separated.
     #[arg(long, value_delimiter = ',', value_name = "MOD,...")]
     pub ignore_modules: Option<Vec<String>>,
-    /// Worker threads (default: one per core).
+    /// Cores to use (default: all): N reports at a time; a core left without
+    /// a report helps with a big one's calls; with 1, one core only.
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
 }
