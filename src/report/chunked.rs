@@ -1,17 +1,21 @@
 //! Big reports read in large chunks, with their `calls` arrays parsed from
 //! slices.
 //!
-//! A report too big to hold in memory is decompressed and hashed on a
-//! thread of its own ([`read_ahead`]; on the parser's thread with `-j 1`,
-//! [`read_here`]), and counted and parsed from a buffer
-//! of a few MiB ([`Chunks`]). The report's outer structure still goes
+//! A report too big to hold in memory is decompressed and hashed (a gzip
+//! one on a thread of its own, [`read_ahead`], when the run has more than
+//! one core; otherwise on the parser's thread, [`read_here`]), and counted
+//! and parsed from a buffer of 256 KiB ([`Chunks`]): the size of a piece a
+//! helper thread parses ([`super::fanout`]), small enough that the text and
+//! the calls parsed from it are still in the caches when the other core
+//! takes them. The report's outer structure still goes
 //! through serde_json's reader interface, but every array that is the value of
 //! a key (`"…": [`) ends one read, so that when the parser's visitor for a
 //! process's `calls` is called, nothing past its `[` has been handed to
 //! serde_json. The visitor then takes the array over
-//! ([`ArrayPieces::take_array`]): a structural scan (string and escape aware)
-//! finds the last element boundary in the chunk, and the elements up to it are
-//! parsed as one slice, `[e, e, …]` (the separators on either side are
+//! ([`ArrayPieces::take_array`]): a structural scan (string and escape
+//! aware, [`super::scan`]) finds the last element boundary in the chunk,
+//! and the elements up to it are parsed as one slice, `[e, e, …]` (the
+//! separators on either side are
 //! patched into brackets), at in-memory speed. After the array, the reader
 //! hands serde_json the closing `]` and goes on. Memory stays one chunk (more
 //! only for a single element bigger than a chunk).
