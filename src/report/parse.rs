@@ -1734,6 +1734,43 @@ mod tests {
         }
     }
 
+    /// `network`: hosts and domains read, the flows skipped (in pieces
+    /// when streamed), errors at their path, the same from memory and
+    /// streamed.
+    #[test]
+    fn network_gives_hosts_and_domains_and_skips_the_flows() {
+        let flows: Vec<String> = (0..40)
+            .map(|i| format!(r#"{{"src": "10.0.0.{i}", "dport": {i}, "data": "a,]\"[{i}"}}"#))
+            .collect();
+        let text = format!(
+            r#"{{"network": {{"udp": [{}], "hosts": ["1.2.3.4", {{"ip": "5.6.7.8"}}, ""], "tcp": {{"x": [1, [2]]}}, "domains": [{{"domain": "evil.example", "ip": "1.2.3.4"}}, {{"domain": ""}}]}}, "behavior": {{"processes": [{}]}}}}"#,
+            flows.join(",\n "),
+            cuckoo_process(1, true, CALLS)
+        );
+        let [whole, streamed] = both(text.as_bytes());
+        assert_eq!(whole, streamed);
+        assert!(whole.1.contains(r#"ips: ["1.2.3.4", "5.6.7.8"]"#), "{}", whole.1);
+        assert!(
+            whole.1.contains(r#"domains: [Domain { domain: "evil.example", ip: Some("1.2.3.4") }]"#),
+            "{}",
+            whole.1
+        );
+        for (bad, says) in [
+            (r#"{"network": {"hosts": null, "hosts": []}}"#, "duplicate field `hosts`"),
+            (r#"{"network": {"hosts": ["a", 5]}}"#, "at network.hosts[1]: "),
+            (r#"{"network": {"domains": [{"domain": "a"}, 5]}}"#, "at network.domains[1]: "),
+            (r#"{"network": {"udp": [1, }]}}"#, "at network.udp: "),
+            (r#"{"network": 5}"#, "expected a `network` object"),
+        ] {
+            let [whole, streamed] = both(bad.as_bytes());
+            assert_eq!(whole, streamed);
+            assert!(whole.1.contains(says), "{bad}: {}", whole.1);
+        }
+        let [whole, streamed] = both(br#"{"network": null, "behavior": null}"#);
+        assert_eq!(whole, streamed);
+        assert!(whole.1.starts_with("ok"), "{}", whole.1);
+    }
+
     #[test]
     fn an_error_in_skipped_calls_is_found_by_the_second_pass_at_its_path() {
         let bad = r#"{"category": "file", "api": 5}"#;
