@@ -132,7 +132,7 @@ pub struct Node {
 impl Node {
     /// `type:key`, the node's id in JSON output.
     pub fn id(&self) -> String {
-        format!("{}:{}", self.kind.as_str(), self.key)
+        NodeId(self).to_string()
     }
 
     /// The name shown in DOT labels.
@@ -158,6 +158,24 @@ pub struct Edge {
     pub count: u64,
     /// Arguments of the first call that made the edge, minus identity arguments.
     pub args: Vec<(String, Value)>,
+}
+
+/// A node's id, `type:key`, written (or serialized as a string) without
+/// building it: the JSON output writes two per edge.
+pub struct NodeId<'a>(pub &'a Node);
+
+impl std::fmt::Display for NodeId<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.kind.as_str())?;
+        f.write_str(":")?;
+        f.write_str(&self.0.key)
+    }
+}
+
+impl serde::Serialize for NodeId<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
 }
 
 /// Arguments as a JSON object, in report order.

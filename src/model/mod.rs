@@ -15,7 +15,7 @@ pub(crate) mod rules;
 mod view;
 
 pub use builder::{GraphBuilder, GraphConfig};
-pub use graph::{Args, Edge, EdgeKind, Graph, Node, NodeKind, NodeProps};
+pub use graph::{Args, Edge, EdgeKind, Graph, Node, NodeId, NodeKind, NodeProps};
 pub use view::{IocsView, SampleView};
 
 use crate::report::ReportMeta;
