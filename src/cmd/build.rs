@@ -200,10 +200,15 @@ fn write_output(analysis: &Analysis, settings: &Settings, path: &Path) -> Result
         .with_context(|| format!("writing {}", path.display()))
 }
 
-/// Write a graph as JSON, or as DOT for any other format, as it is produced.
+/// Write a graph as JSON, or as DOT for any other format, as it is
+/// produced; a big JSON graph in halves on two threads when a core is
+/// left idle by the other workers.
 fn stream_graph(out: &mut impl Write, analysis: &Analysis, graph: &Graph, settings: &Settings) -> std::io::Result<()> {
     match settings.output.format {
-        OutputFormat::Json => json::write_graph(out, analysis, graph),
+        OutputFormat::Json => {
+            let lent = crate::report::borrow_one();
+            json::write_graph_with(out, analysis, graph, lent.is_some())
+        }
         _ => dot::write_dot(out, graph, settings.output.handle_label, &analysis.meta.report),
     }
 }

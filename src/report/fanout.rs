@@ -126,19 +126,27 @@ impl Drop for Lent {
 
 /// Borrow the cores lent, if any.
 pub(crate) fn borrow() -> Option<Lent> {
+    borrow_up_to(MAX_HELPERS)
+}
+
+/// Borrow one of the cores lent, if any (to write a big graph's output in
+/// halves); given back when the value returned is dropped.
+pub(crate) fn borrow_one() -> Option<Lent> {
+    borrow_up_to(1)
+}
+
+fn borrow_up_to(max: usize) -> Option<Lent> {
     #[cfg(test)]
     if let n @ 1.. = TEST_HELPERS.get() {
         return Some(Lent {
-            helpers: n,
+            helpers: n.min(max),
             borrowed: 0,
         });
     }
     let before = SPARE
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
-            (s > 0).then(|| s - s.min(MAX_HELPERS))
-        })
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| (s > 0).then(|| s - s.min(max)))
         .ok()?;
-    let n = before.min(MAX_HELPERS);
+    let n = before.min(max);
     Some(Lent {
         helpers: n,
         borrowed: n,
