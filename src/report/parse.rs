@@ -1751,14 +1751,22 @@ mod tests {
         assert_eq!(whole, streamed);
         assert!(whole.1.contains(r#"ips: ["1.2.3.4", "5.6.7.8"]"#), "{}", whole.1);
         assert!(
-            whole.1.contains(r#"domains: [Domain { domain: "evil.example", ip: Some("1.2.3.4") }]"#),
+            whole
+                .1
+                .contains(r#"domains: [Domain { domain: "evil.example", ip: Some("1.2.3.4") }]"#),
             "{}",
             whole.1
         );
         for (bad, says) in [
-            (r#"{"network": {"hosts": null, "hosts": []}}"#, "duplicate field `hosts`"),
+            (
+                r#"{"network": {"hosts": null, "hosts": []}}"#,
+                "duplicate field `hosts`",
+            ),
             (r#"{"network": {"hosts": ["a", 5]}}"#, "at network.hosts[1]: "),
-            (r#"{"network": {"domains": [{"domain": "a"}, 5]}}"#, "at network.domains[1]: "),
+            (
+                r#"{"network": {"domains": [{"domain": "a"}, 5]}}"#,
+                "at network.domains[1]: ",
+            ),
             (r#"{"network": {"udp": [1, }]}}"#, "at network.udp: "),
             (r#"{"network": 5}"#, "expected a `network` object"),
         ] {

@@ -62,7 +62,13 @@ pub(super) fn scan_elements(text: &[u8], close: u8) -> Boundary {
                 b'{' | b'[' => depth += 1,
                 b',' if depth == 0 => last_comma = Some(at),
                 b',' => {}
-                c if depth == 0 => return if c == close { Boundary::Close(at) } else { Boundary::Bad(at) },
+                c if depth == 0 => {
+                    return if c == close {
+                        Boundary::Close(at)
+                    } else {
+                        Boundary::Bad(at)
+                    }
+                }
                 _ => depth -= 1,
             }
         }
@@ -118,7 +124,9 @@ impl Masks {
     /// `{` and `[` differ only in bit 0x20, and so do `}` and `]`.
     #[cfg(target_arch = "x86_64")]
     fn of(block: &[u8; 64]) -> Masks {
-        use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8};
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
         let mut out = [0u64; 5];
         for (k, lane) in block.chunks_exact(16).enumerate() {
             // SAFETY: SSE2 is part of every x86_64 target; `lane` is 16

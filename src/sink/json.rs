@@ -18,7 +18,12 @@ const SPLIT_EDGES: usize = if cfg!(test) { 2 } else { 20_000 };
 /// edges is rendered on another thread while this one writes the rest (the
 /// same bytes: a big graph's text is written on one core after its build,
 /// about a tenth of `build -j 2` of a 263 MB report).
-pub fn write_graph_with<W: Write>(out: &mut W, analysis: &Analysis, graph: &Graph, two_threads: bool) -> io::Result<()> {
+pub fn write_graph_with<W: Write>(
+    out: &mut W,
+    analysis: &Analysis,
+    graph: &Graph,
+    two_threads: bool,
+) -> io::Result<()> {
     let meta = &analysis.meta;
     let header = serde_json::json!({
         "id": meta.id,
@@ -137,7 +142,9 @@ mod tests {
     fn a_graph_written_by_two_threads_is_the_same_bytes() {
         let cfg = crate::model::GraphConfig::default();
         for name in ["injector-cape.json", "dropper-cuckoo.json"] {
-            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/reports").join(name);
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("examples/reports")
+                .join(name);
             let bytes = std::fs::read(&path).unwrap();
             let a = crate::pipeline::build_bytes(&bytes, name, &cfg, Default::default()).unwrap();
             let graph = a.graph().unwrap();
