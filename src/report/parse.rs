@@ -410,6 +410,15 @@ struct Cold<'a, T> {
     ty: PhantomData<T>,
 }
 
+/// Skip the value of the key just read ([`Skip`]), at its place in the path.
+fn skip<'a, S>(ctx: &'a mut Ctx<'_, S>) -> Skip<'a> {
+    Skip {
+        path: &mut ctx.path,
+        key: &ctx.key,
+        arrays: ctx.arrays,
+    }
+}
+
 fn cold<'a, S, T>(ctx: &'a mut Ctx<'_, S>, key: &'static str) -> Cold<'a, T> {
     Cold {
         path: &mut ctx.path,
@@ -482,11 +491,7 @@ impl<'de, S> Visitor<'de> for NetworkSeed<'_, '_, S> {
                     domains = true;
                     out.domains = map.next_value_seed(cold(ctx, "domains"))?;
                 }
-                _ => map.next_value_seed(Skip {
-                    path: &mut ctx.path,
-                    key: &ctx.key,
-                    arrays: ctx.arrays,
-                })?,
+                _ => map.next_value_seed(skip(ctx))?,
             }
         }
         ctx.path.pop();
@@ -555,11 +560,7 @@ impl<'de, S: CallSink> Visitor<'de> for ReportVisitor<'_, '_, S> {
                 if ctx.key == "behavior" {
                     map.next_value_seed(BehaviorSeed(&mut *ctx))?;
                 } else {
-                    map.next_value_seed(Skip {
-                        path: &mut ctx.path,
-                        key: &ctx.key,
-                        arrays: ctx.arrays,
-                    })?;
+                    map.next_value_seed(skip(ctx))?;
                 }
                 continue;
             }
@@ -622,11 +623,7 @@ impl<'de, S: CallSink> Visitor<'de> for ReportVisitor<'_, '_, S> {
                         .and_then(|s| s.parse().ok())
                 }
                 _ => {
-                    map.next_value_seed(Skip {
-                        path: &mut ctx.path,
-                        key: &ctx.key,
-                        arrays: ctx.arrays,
-                    })?;
+                    map.next_value_seed(skip(ctx))?;
                 }
             }
         }
@@ -741,11 +738,7 @@ impl<'de, S: CallSink> Visitor<'de> for BehaviorVisitor<'_, '_, S> {
                     }
                 }
                 _ => {
-                    map.next_value_seed(Skip {
-                        path: &mut ctx.path,
-                        key: &ctx.key,
-                        arrays: ctx.arrays,
-                    })?;
+                    map.next_value_seed(skip(ctx))?;
                 }
             }
         }
@@ -949,11 +942,7 @@ impl<'de, S: CallSink> Visitor<'de> for ProcessVisitor<'_, '_, S> {
                     }
                 }
                 _ => {
-                    map.next_value_seed(Skip {
-                        path: &mut ctx.path,
-                        key: &ctx.key,
-                        arrays: ctx.arrays,
-                    })?;
+                    map.next_value_seed(skip(ctx))?;
                 }
             }
         }
@@ -1025,11 +1014,7 @@ impl<'de, S: CallSink> Visitor<'de> for SecondPassProcess<'_, '_, S> {
                     first: None,
                 })?;
             } else {
-                map.next_value_seed(Skip {
-                    path: &mut ctx.path,
-                    key: &ctx.key,
-                    arrays: ctx.arrays,
-                })?;
+                map.next_value_seed(skip(ctx))?;
             }
         }
         ctx.sink.end_process();
