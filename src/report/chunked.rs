@@ -119,7 +119,7 @@ pub(crate) fn read_ahead<'scope, R: Read + Send + 'scope>(
         recycle,
         current: Vec::new(),
         at: 0,
-        failed: None,
+        failed: Failed::default(),
     }
 }
 
@@ -130,7 +130,7 @@ pub(crate) fn read_here<'h, R: Read>(input: R, limit: u64, hasher: Option<&'h mu
     ReadHere {
         input: input.take(limit.saturating_add(1)),
         hasher,
-        failed: None,
+        failed: Failed::default(),
     }
 }
 
@@ -138,8 +138,28 @@ pub(crate) fn read_here<'h, R: Read>(input: R, limit: u64, hasher: Option<&'h mu
 pub(crate) struct ReadHere<'h, R> {
     input: io::Take<R>,
     hasher: Option<&'h mut blake3::Hasher>,
-    /// The input's error, given again to every later read.
-    failed: Option<(io::ErrorKind, String)>,
+    failed: Failed,
+}
+
+/// An input's error, given again to every later read (as the same kind
+/// and message: a reader that failed once is not asked again).
+#[derive(Default)]
+struct Failed(Option<(io::ErrorKind, String)>);
+
+impl Failed {
+    /// The error kept, if any.
+    fn again(&self) -> io::Result<()> {
+        match &self.0 {
+            Some((kind, message)) => Err(io::Error::new(*kind, message.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Keep `e`, and return it.
+    fn keep(&mut self, e: io::Error) -> io::Error {
+        self.0 = Some((e.kind(), e.to_string()));
+        e
+    }
 }
 
 /// Bytes hashed at a time by [`read_here`]: while they are still in the cache.
@@ -147,9 +167,7 @@ const HASHED_AT_ONCE: usize = 256 << 10;
 
 impl<R: Read> Read for ReadHere<'_, R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if let Some((kind, message)) = &self.failed {
-            return Err(io::Error::new(*kind, message.clone()));
-        }
+        self.failed.again()?;
         let len = out.len().min(HASHED_AT_ONCE);
         loop {
             match self.input.read(&mut out[..len]) {
@@ -160,10 +178,7 @@ impl<R: Read> Read for ReadHere<'_, R> {
                     return Ok(n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.failed = Some((e.kind(), e.to_string()));
-                    return Err(e);
-                }
+                Err(e) => return Err(self.failed.keep(e)),
             }
         }
     }
@@ -193,22 +208,17 @@ pub(crate) struct ReadAhead {
     recycle: mpsc::Sender<Vec<u8>>,
     current: Vec<u8>,
     at: usize,
-    /// The reading thread's error, given again to every later read.
-    failed: Option<(io::ErrorKind, String)>,
+    /// The reading thread's error.
+    failed: Failed,
 }
 
 impl Read for ReadAhead {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if let Some((kind, message)) = &self.failed {
-            return Err(io::Error::new(*kind, message.clone()));
-        }
+        self.failed.again()?;
         if self.at == self.current.len() {
             let next = match self.chunks.recv() {
                 Ok(Ok(chunk)) => chunk,
-                Ok(Err(e)) => {
-                    self.failed = Some((e.kind(), e.to_string()));
-                    return Err(e);
-                }
+                Ok(Err(e)) => return Err(self.failed.keep(e)),
                 Err(_) => return Ok(0),
             };
             let used = std::mem::replace(&mut self.current, next);
