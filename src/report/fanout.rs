@@ -84,17 +84,29 @@ impl Pool {
         Self::lock().scratches.pop().unwrap_or_default()
     }
 
-    /// Keep what a run used, up to what one run with the most helpers needs.
-    fn give_back(texts: Vec<Vec<u8>>, calls: Vec<Vec<CallBuf>>, scratches: impl IntoIterator<Item = PieceScratch>) {
-        let kept = 2 * MAX_HELPERS + 2;
+    /// Keep a thread's scratch, up to one per thread of a run with the most helpers.
+    fn give_back_scratch(scratch: PieceScratch) {
+        let mut pool = Self::lock();
+        if pool.scratches.len() <= MAX_HELPERS {
+            pool.scratches.push(scratch);
+        }
+    }
+
+    /// Keep a run's buffers, up to what a run with the most helpers has in flight.
+    fn give_back(texts: Vec<Vec<u8>>, calls: Vec<Vec<CallBuf>>) {
+        let kept = window(MAX_HELPERS);
         let mut pool = Self::lock();
         pool.texts.extend(texts);
         pool.texts.truncate(kept);
         pool.calls.extend(calls);
         pool.calls.truncate(kept);
-        pool.scratches.extend(scratches);
-        pool.scratches.truncate(MAX_HELPERS + 1);
     }
+}
+
+/// Pieces in flight at most with `helpers` helpers: enough that neither
+/// side waits for the other, few enough that memory stays bounded.
+fn window(helpers: usize) -> usize {
+    2 * helpers + 2
 }
 
 /// At most this many helpers on one calls array.
@@ -237,18 +249,18 @@ pub(crate) fn run<C>(
             replay,
             starts: VecDeque::new(),
             index: 0,
-            window: 2 * lent.helpers + 2,
+            window: window(lent.helpers),
             scratch: Pool::scratch(),
         };
         // The helpers stop when the array is done, or this thread panics.
         let close = Close(&shared);
         let result = arrays.take_array(&mut fanned);
         drop(close);
-        Pool::give_back(Vec::new(), Vec::new(), [fanned.scratch]);
+        Pool::give_back_scratch(fanned.scratch);
         result
     });
     let queue = shared.queue.into_inner().unwrap_or_else(|e| e.into_inner());
-    Pool::give_back(queue.spare_text, queue.spare_calls, []);
+    Pool::give_back(queue.spare_text, queue.spare_calls);
     result
 }
 
@@ -327,7 +339,7 @@ impl<P: ParsePiece> Shared<P> {
         loop {
             if queue.closed {
                 drop(queue);
-                Pool::give_back(Vec::new(), Vec::new(), [scratch]);
+                Pool::give_back_scratch(scratch);
                 return;
             }
             match queue.take_queued() {
