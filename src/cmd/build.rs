@@ -205,10 +205,7 @@ fn write_output(analysis: &Analysis, settings: &Settings, path: &Path) -> Result
 /// left idle by the other workers.
 fn stream_graph(out: &mut impl Write, analysis: &Analysis, graph: &Graph, settings: &Settings) -> std::io::Result<()> {
     match settings.output.format {
-        OutputFormat::Json => {
-            let lent = crate::report::borrow_one();
-            json::write_graph_with(out, analysis, graph, lent.is_some())
-        }
+        OutputFormat::Json => json::write_graph_with(out, analysis, graph, crate::report::borrow_one),
         _ => dot::write_dot(out, graph, settings.output.handle_label, &analysis.meta.report),
     }
 }

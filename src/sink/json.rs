@@ -8,21 +8,22 @@ use std::io::{self, Write};
 
 /// Write one analysis with its graph.
 pub fn write_graph<W: Write>(out: &mut W, analysis: &Analysis, graph: &Graph) -> io::Result<()> {
-    write_graph_with(out, analysis, graph, false)
+    write_graph_with(out, analysis, graph, || None::<()>)
 }
 
 /// Edges from which a graph's output is worth a second thread.
 const SPLIT_EDGES: usize = if cfg!(test) { 2 } else { 20_000 };
 
-/// [`write_graph`]; with `two_threads`, the second half of a big graph's
-/// edges is rendered on another thread while this one writes the rest (the
-/// same bytes: a big graph's text is written on one core after its build,
-/// about a tenth of `build -j 2` of a 263 MB report).
-pub fn write_graph_with<W: Write>(
+/// [`write_graph`]; for a big graph, `second_core` is asked for a core
+/// (held while the value it returns lives), and with one the second half
+/// of the edges is rendered on another thread while this one writes the
+/// rest (the same bytes: a big graph's text is written on one core after
+/// its build, about a tenth of `build -j 2` of a 263 MB report).
+pub fn write_graph_with<W: Write, C>(
     out: &mut W,
     analysis: &Analysis,
     graph: &Graph,
-    two_threads: bool,
+    second_core: impl FnOnce() -> Option<C>,
 ) -> io::Result<()> {
     let meta = &analysis.meta;
     let header = serde_json::json!({
@@ -44,7 +45,8 @@ pub fn write_graph_with<W: Write>(
         b"\n  ],\n  \"edges\": ["
     })?;
     let n = graph.edges.len();
-    if two_threads && n >= SPLIT_EDGES {
+    let core = if n >= SPLIT_EDGES { second_core() } else { None };
+    if core.is_some() {
         let mid = n / 2;
         std::thread::scope(|scope| {
             let second = scope.spawn(|| {
@@ -151,7 +153,7 @@ mod tests {
             assert!(graph.edges.len() >= SPLIT_EDGES);
             let (mut one, mut two) = (Vec::new(), Vec::new());
             write_graph(&mut one, &a, graph).unwrap();
-            write_graph_with(&mut two, &a, graph, true).unwrap();
+            write_graph_with(&mut two, &a, graph, || Some(())).unwrap();
             assert_eq!(String::from_utf8(one).unwrap(), String::from_utf8(two).unwrap());
         }
     }
