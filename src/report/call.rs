@@ -227,15 +227,21 @@ impl CallBuf {
         if n < 2 {
             return;
         }
-        let keep: Vec<bool> = if n <= 16 {
+        // Quadratic for the usual few arguments, and without allocating;
+        // linear whatever the count: a hostile report may list 100 000.
+        const FEW: usize = 16;
+        let mut few = [true; FEW];
+        let many: Vec<bool>;
+        let keep: &[bool] = if n <= FEW {
             let args = &self.slots[..n];
-            (0..n)
-                .map(|i| !args[..i].iter().any(|a| a.name == args[i].name))
-                .collect()
+            for (i, k) in few.iter_mut().enumerate().take(n) {
+                *k = !args[..i].iter().any(|a| a.name == args[i].name);
+            }
+            &few[..n]
         } else {
-            // Linear whatever the count: a hostile report may list 100 000 arguments.
             let mut seen = std::collections::HashSet::with_capacity(n);
-            self.slots[..n].iter().map(|a| seen.insert(a.name.as_str())).collect()
+            many = self.slots[..n].iter().map(|a| seen.insert(a.name.as_str())).collect();
+            &many
         };
         if keep.iter().all(|k| *k) {
             return;
