@@ -169,9 +169,19 @@ struct Ctx<'s, S> {
 // ---------------------------------------------------------------------------
 // JSON path
 
-enum Seg {
+/// A path segment: what it is, and a name's buffer, kept when the slot
+/// holds a key or an index so that it is reused by the next name.
+#[derive(Default)]
+struct Seg {
+    at: At,
+    name: String,
+}
+
+#[derive(Default)]
+enum At {
+    #[default]
+    Name,
     Key(&'static str),
-    Name(String),
     Index(usize),
 }
 
@@ -184,28 +194,26 @@ struct JsonPath {
 }
 
 impl JsonPath {
-    fn slot(&mut self, seg: Seg) {
-        if self.len < self.segs.len() {
-            self.segs[self.len] = seg;
-        } else {
-            self.segs.push(seg);
+    /// The next slot, holding `at`.
+    fn slot(&mut self, at: At) -> &mut Seg {
+        if self.len == self.segs.len() {
+            self.segs.push(Seg::default());
         }
+        let seg = &mut self.segs[self.len];
+        seg.at = at;
         self.len += 1;
+        seg
     }
     fn push_key(&mut self, k: &'static str) {
-        self.slot(Seg::Key(k));
+        self.slot(At::Key(k));
     }
     fn push_index(&mut self, i: usize) {
-        self.slot(Seg::Index(i));
+        self.slot(At::Index(i));
     }
     fn push_name(&mut self, name: &str) {
-        if let Some(Seg::Name(s)) = self.segs.get_mut(self.len) {
-            s.clear();
-            s.push_str(name);
-            self.len += 1;
-        } else {
-            self.slot(Seg::Name(name.to_owned()));
-        }
+        let seg = self.slot(At::Name);
+        seg.name.clear();
+        seg.name.push_str(name);
     }
     fn pop(&mut self) {
         self.len = self.len.saturating_sub(1);
@@ -216,10 +224,10 @@ impl JsonPath {
     fn render(&self, inner: Option<&str>) -> String {
         let mut s = String::new();
         for seg in &self.segs[..self.len] {
-            match seg {
-                Seg::Index(i) => s.push_str(&format!("[{i}]")),
-                Seg::Key(k) => dotted(&mut s, k),
-                Seg::Name(k) => dotted(&mut s, k),
+            match seg.at {
+                At::Index(i) => s.push_str(&format!("[{i}]")),
+                At::Key(k) => dotted(&mut s, k),
+                At::Name => dotted(&mut s, &seg.name),
             }
         }
         match inner {
