@@ -2,13 +2,15 @@
 //! threads the pipeline lends, and handed to the sink in order here.
 //!
 //! A worker of the pipeline that finds no report left to start lends its
-//! core ([`lend`]). When a big report's reader ([`super::chunked`]) hands
-//! out a process's calls in pieces and a core is lent, each piece is copied
-//! into a queue; a helper thread (and this one, when it would otherwise
-//! wait) parses it into owned, normalised [`CallBuf`]s, and this thread
-//! hands them to the sink in report order, so the graph is built as the
-//! sequential reader builds it. A window of a few pieces is in flight, so
-//! memory stays bounded.
+//! core ([`lend`]). A big report's reader ([`super::chunked`]) hands out a
+//! process's calls in pieces; they are read on its thread, as by the
+//! sequential reader, until a core is lent (at the start of the array or in
+//! its middle: a big report often has one huge calls array). From then on
+//! each piece is copied into a queue; a helper thread (and this one, when
+//! it would otherwise wait) parses it into owned, normalised [`CallBuf`]s,
+//! and this thread hands them to the sink in report order, so the graph is
+//! built as the sequential reader builds it. A window of a few pieces is in
+//! flight, so memory stays bounded.
 //!
 //! Errors are the sequential reader's: a piece that fails (in the parser or
 //! in the sink) is read again on this thread, the same way the sequential
@@ -20,8 +22,8 @@
 //! The arrays of skipped sections (`static`, `strings`…) go the same way,
 //! with a syntax check for a parser and no calls to hand over.
 //!
-//! Not for small reports or for `-j 1`: there nothing is lent, and the
-//! reader parses every piece at once as before.
+//! Small reports are not read in pieces, and under `-j 1` nothing is lent:
+//! every piece is read on the reader's thread.
 
 use super::chunked::{ArrayPieces, PieceError, PieceParser, Pos};
 use super::parse::PieceScratch;
@@ -150,6 +152,10 @@ pub(crate) fn borrow_one() -> Option<Lent> {
 fn borrow_up_to(max: usize) -> Option<Lent> {
     #[cfg(test)]
     if let n @ 1.. = TEST_HELPERS.get() {
+        if let late @ 1.. = TEST_LATE.get() {
+            TEST_LATE.set(late - 1);
+            return None;
+        }
         return Some(Lent {
             helpers: n.min(max),
             borrowed: 0,
@@ -168,6 +174,7 @@ fn borrow_up_to(max: usize) -> Option<Lent> {
 #[cfg(test)]
 thread_local! {
     static TEST_HELPERS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    static TEST_LATE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     static TEST_READ_BESIDE: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
 }
 
@@ -180,12 +187,16 @@ pub(crate) fn reading_beside<T>(beside: bool, f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Run `f` with `n` helpers on every calls array this thread reads in pieces.
+/// Run `f` with `n` helpers lent to this thread's arrays read in pieces,
+/// once it has asked for them `late` times (a core lent in the middle of an
+/// array, or from a later array on).
 #[cfg(test)]
-pub(crate) fn with_helpers<T>(n: usize, f: impl FnOnce() -> T) -> T {
+pub(crate) fn with_helpers<T>(n: usize, late: usize, f: impl FnOnce() -> T) -> T {
     TEST_HELPERS.set(n);
+    TEST_LATE.set(late);
     let out = f();
     TEST_HELPERS.set(0);
+    TEST_LATE.set(0);
     out
 }
 
@@ -213,50 +224,53 @@ impl Replay {
 pub(crate) trait ParsePiece: Fn(&[u8], &mut PieceScratch, &mut Vec<CallBuf>) -> bool + Sync {}
 impl<F: Fn(&[u8], &mut PieceScratch, &mut Vec<CallBuf>) -> bool + Sync> ParsePiece for F {}
 
-/// Take the calls array `arrays` is at, with `lent` helpers: every piece is
-/// parsed with `parse`, its calls handed to `sink` (with `ctx`) in order; a
-/// failed piece goes to `replay` (text, index of its first call, what to
-/// skip), which returns the sequential reader's error.
+/// Reads a piece on this thread as the sequential reader does: its text,
+/// the index of its first element, and for a piece that failed on a helper,
+/// what of it was handed over already ([`Replay`]). The index after its last
+/// element, or serde_json's error.
+pub(crate) trait ReadPiece<C>:
+    FnMut(&mut C, &[u8], usize, Option<Replay>) -> Result<usize, serde_json::Error>
+{
+}
+impl<C, F: FnMut(&mut C, &[u8], usize, Option<Replay>) -> Result<usize, serde_json::Error>> ReadPiece<C> for F {}
+
+/// Take the array `arrays` is at: its pieces are read on this thread with
+/// `sequential` until a core is lent, then (from the next piece to the end
+/// of the array) parsed with `parse` on helpers and here, their calls handed
+/// to `sink` (with `ctx`) in order. A piece that failed on a helper is read
+/// again with `sequential`, for the sequential reader's error.
 pub(crate) fn run<C>(
-    lent: Lent,
     arrays: &dyn ArrayPieces,
     ctx: &mut C,
     parse: impl ParsePiece,
     sink: impl FnMut(&mut C, &mut CallBuf) -> Result<(), String>,
-    replay: impl FnMut(&mut C, &[u8], usize, Replay) -> Option<serde_json::Error>,
+    sequential: impl ReadPiece<C>,
 ) -> Option<Result<(), String>> {
-    let (spare_text, spare_calls) = {
-        let mut pool = Pool::lock();
-        (std::mem::take(&mut pool.texts), std::mem::take(&mut pool.calls))
-    };
     let shared = Shared {
-        queue: Mutex::new(Queue {
-            spare_text,
-            spare_calls,
-            ..Queue::default()
-        }),
+        queue: Mutex::new(Queue::default()),
         moved: Condvar::new(),
         parse,
     };
     let result = std::thread::scope(|scope| {
-        for _ in 0..lent.helpers {
-            scope.spawn(|| shared.help());
-        }
         let mut fanned = Fanned {
             shared: &shared,
+            scope,
+            lent: None,
             ctx,
             sink,
-            replay,
+            sequential,
             starts: VecDeque::new(),
             index: 0,
-            window: window(lent.helpers),
-            scratch: Pool::scratch(),
+            window: 0,
+            scratch: None,
         };
         // The helpers stop when the array is done, or this thread panics.
         let close = Close(&shared);
         let result = arrays.take_array(&mut fanned);
         drop(close);
-        Pool::give_back_scratch(fanned.scratch);
+        if let Some(scratch) = fanned.scratch.take() {
+            Pool::give_back_scratch(scratch);
+        }
         result
     });
     let queue = shared.queue.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -269,8 +283,9 @@ struct Close<'a, P>(&'a Shared<P>);
 
 impl<P> Drop for Close<'_, P> {
     fn drop(&mut self) {
-        self.0.queue.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
-        self.0.moved.notify_all();
+        let mut queue = self.0.queue.lock().unwrap_or_else(|e| e.into_inner());
+        queue.closed = true;
+        self.0.moved(queue);
     }
 }
 
@@ -320,16 +335,30 @@ struct Shared<P> {
     parse: P,
 }
 
-impl<P: ParsePiece> Shared<P> {
+impl<P> Shared<P> {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Say that the queue (locked as `queue`) changed: wake the threads waiting.
+    fn moved(&self, queue: MutexGuard<'_, Queue>) {
+        drop(queue);
+        self.moved.notify_all();
+    }
+
+    /// Wait until the queue changes.
+    fn wait<'q>(&'q self, queue: MutexGuard<'q, Queue>) -> MutexGuard<'q, Queue> {
+        self.moved.wait(queue).unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<P: ParsePiece> Shared<P> {
     /// Parse piece `n` (taken from the queue) and put it back done.
     fn parse_taken(&self, scratch: &mut PieceScratch, (n, text, mut calls): (usize, Vec<u8>, Vec<CallBuf>)) {
         let ok = (self.parse)(&text, scratch, &mut calls);
-        self.lock().done(n, text, calls, ok);
-        self.moved.notify_all();
+        let mut queue = self.lock();
+        queue.done(n, text, calls, ok);
+        self.moved(queue);
     }
 
     /// A helper thread: parse queued pieces until the array is done.
@@ -348,33 +377,60 @@ impl<P: ParsePiece> Shared<P> {
                     self.parse_taken(&mut scratch, taken);
                     queue = self.lock();
                 }
-                None => queue = self.moved.wait(queue).unwrap_or_else(|e| e.into_inner()),
+                None => queue = self.wait(queue),
             }
         }
     }
 }
 
-/// The reading thread's side: queue pieces, hand parsed ones to the sink.
-struct Fanned<'a, C, P, K, R> {
-    shared: &'a Shared<P>,
-    ctx: &'a mut C,
+/// The reading thread's side: read pieces here until a core is lent; then
+/// queue them, and hand parsed ones to the sink.
+struct Fanned<'scope, 'env, C, P, K, R> {
+    shared: &'env Shared<P>,
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    /// The cores lent to this array, once there are some.
+    lent: Option<Lent>,
+    ctx: &'env mut C,
     sink: K,
-    replay: R,
+    sequential: R,
     /// Where each piece in flight starts in the report.
     starts: VecDeque<Pos>,
     /// The index of the next call to hand to the sink.
     index: usize,
     /// Pieces in flight at most.
     window: usize,
-    scratch: PieceScratch,
+    /// This thread's scratch for parsing pieces, once helpers came.
+    scratch: Option<PieceScratch>,
 }
 
-impl<C, P, K, R> Fanned<'_, C, P, K, R>
+impl<'scope, 'env, C, P, K, R> Fanned<'scope, 'env, C, P, K, R>
 where
     P: ParsePiece,
     K: FnMut(&mut C, &mut CallBuf) -> Result<(), String>,
-    R: FnMut(&mut C, &[u8], usize, Replay) -> Option<serde_json::Error>,
+    R: ReadPiece<C>,
 {
+    /// Borrow the cores lent, if any, and start helpers on them: the pieces
+    /// from the one whose first call is `first` on are parsed on them.
+    fn helpers_come(&mut self, first: usize) -> bool {
+        let Some(lent) = borrow() else {
+            return false;
+        };
+        self.window = window(lent.helpers);
+        self.index = first;
+        {
+            let mut pool = Pool::lock();
+            let mut queue = self.shared.lock();
+            queue.spare_text = std::mem::take(&mut pool.texts);
+            queue.spare_calls = std::mem::take(&mut pool.calls);
+        }
+        for _ in 0..lent.helpers {
+            let shared = self.shared;
+            self.scope.spawn(move || shared.help());
+        }
+        self.lent = Some(lent);
+        true
+    }
+
     /// Move on: hand the first piece to the sink when it is parsed, else
     /// parse a queued piece here, else wait for a helper.
     fn step(&mut self) -> Result<(), PieceError> {
@@ -400,9 +456,10 @@ where
         match taken {
             Some(taken) => {
                 drop(queue);
-                self.shared.parse_taken(&mut self.scratch, taken);
+                let scratch = self.scratch.get_or_insert_with(Pool::scratch);
+                self.shared.parse_taken(scratch, taken);
             }
-            None => drop(self.shared.moved.wait(queue)),
+            None => drop(self.shared.wait(queue)),
         }
         Ok(())
     }
@@ -438,7 +495,8 @@ where
 
     /// The sequential reader's error for a piece that failed.
     fn replayed(&mut self, text: &[u8], start: Pos, replay: Replay) -> PieceError {
-        let error = (self.replay)(self.ctx, text, self.index, replay)
+        let error = (self.sequential)(self.ctx, text, self.index, Some(replay))
+            .err()
             .unwrap_or_else(|| serde_json::Error::custom("a piece failed on one thread and not on another"));
         PieceError {
             error: Some(error),
@@ -447,21 +505,25 @@ where
     }
 }
 
-impl<C, P, K, R> PieceParser for Fanned<'_, C, P, K, R>
+impl<C, P, K, R> PieceParser for Fanned<'_, '_, C, P, K, R>
 where
     P: ParsePiece,
     K: FnMut(&mut C, &mut CallBuf) -> Result<(), String>,
-    R: FnMut(&mut C, &[u8], usize, Replay) -> Option<serde_json::Error>,
+    R: ReadPiece<C>,
 {
     fn piece(&mut self, text: &[u8], first: usize, start: Pos) -> Result<usize, PieceError> {
+        if self.lent.is_none() && !self.helpers_come(first) {
+            return (self.sequential)(self.ctx, text, first, None).map_err(|e| PieceError { error: Some(e), start });
+        }
         let mut copy = self.shared.lock().spare_text.pop().unwrap_or_default();
         copy.clear();
         copy.extend_from_slice(text);
-        self.shared.lock().slots.push_back(Slot {
+        let mut queue = self.shared.lock();
+        queue.slots.push_back(Slot {
             text: copy,
             state: State::Queued,
         });
-        self.shared.moved.notify_all();
+        self.shared.moved(queue);
         self.starts.push_back(start);
         while self.starts.len() >= self.window {
             self.step()?;

@@ -338,19 +338,10 @@ impl<'de> Visitor<'de> for SkipInPieces<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         // Checked on a lent core when there is one (only the first error matters).
-        let fanned = fanout::borrow().and_then(|lent| {
-            let check = |piece: &[u8], _: &mut PieceScratch, _: &mut Vec<CallBuf>| check_piece(piece, 0).is_ok();
-            let replay = |_: &mut (), piece: &[u8], first: usize, _: Replay| check_piece(piece, first).err();
-            fanout::run(
-                lent,
-                self.0,
-                &mut (),
-                check,
-                |_: &mut (), _: &mut CallBuf| Ok(()),
-                replay,
-            )
-        });
-        if let Some(r) = fanned.or_else(|| self.0.take_array(&mut AtOnce(check_piece))) {
+        let check = |piece: &[u8], _: &mut PieceScratch, _: &mut Vec<CallBuf>| check_piece(piece, 0).is_ok();
+        let sequential = |_: &mut (), piece: &[u8], first: usize, _: Option<Replay>| check_piece(piece, first);
+        let no_calls = |_: &mut (), _: &mut CallBuf| Ok(());
+        if let Some(r) = fanout::run(self.0, &mut (), check, no_calls, sequential) {
             return r.map_err(de::Error::custom);
         }
         while seq.next_element::<IgnoredAny>()?.is_some() {}
@@ -1057,7 +1048,8 @@ impl<'de, S: CallSink> DeserializeSeed<'de> for CallsSeed<'_, '_, S> {
 }
 
 /// Hand a calls array to the sequential reader in pieces, when the reader
-/// can (see [`ArrayPieces`]).
+/// can (see [`ArrayPieces`]): kept calls (`format` not known yet) are read
+/// on this thread.
 fn take_calls<S: CallSink>(ctx: &mut Ctx<'_, S>, format: Option<Format>) -> Option<Result<(), String>> {
     let arrays = ctx.arrays?;
     arrays.take_array(&mut AtOnce(|piece: &[u8], first| {
@@ -1065,26 +1057,25 @@ fn take_calls<S: CallSink>(ctx: &mut Ctx<'_, S>, format: Option<Format>) -> Opti
     }))
 }
 
-/// A process's calls in pieces parsed on lent threads ([`fanout`]), handed
-/// to the sink here in order. `None` when no thread is free or the reader
+/// A process's calls in pieces, parsed on lent threads once there are some
+/// ([`fanout`]), handed to the sink here in order. `None` when the reader
 /// does not hand out pieces.
 fn take_calls_fanned<S: CallSink>(ctx: &mut Ctx<'_, S>, format: Format) -> Option<Result<(), String>> {
     let arrays = ctx.arrays?;
-    let lent = fanout::borrow()?;
     let uncompared = ctx.sink.uncompared_fields();
     let parse = move |piece: &[u8], scratch: &mut PieceScratch, out: &mut Vec<CallBuf>| {
         parse_calls_piece(piece, format, uncompared, scratch, out)
     };
     let sink = |ctx: &mut Ctx<'_, S>, call: &mut CallBuf| ctx.sink.call(call);
-    // A failed piece is read again here, as the sequential reader would have
-    // read it, for the same error at the same place and path.
-    let replay = |ctx: &mut Ctx<'_, S>, piece: &[u8], first: usize, replay: Replay| {
-        ctx.replay = Some(replay);
+    // Read here until a core is lent; a piece that failed on a helper is
+    // read again here, for the same error at the same place and path.
+    let sequential = |ctx: &mut Ctx<'_, S>, piece: &[u8], first: usize, replay: Option<Replay>| {
+        ctx.replay = replay;
         let r = calls_piece(ctx, piece, Some(format), first);
         ctx.replay = None;
-        r.err()
+        r
     };
-    fanout::run(lent, arrays, ctx, parse, sink, replay)
+    fanout::run(arrays, ctx, parse, sink, sequential)
 }
 
 /// The sequential reading of a piece of calls (the whole text), streamed to
@@ -1185,11 +1176,10 @@ impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
         let ctx = self.ctx;
         let format = self.format;
         if self.first.is_none() {
-            let fanned = match format {
+            let taken = match format {
                 Some(format) => take_calls_fanned(ctx, format),
-                None => None,
+                None => take_calls(ctx, format),
             };
-            let taken = fanned.or_else(|| take_calls(ctx, format));
             if let Some(r) = taken {
                 return r.map(|()| 0).map_err(de::Error::custom);
             }
@@ -1869,10 +1859,15 @@ mod tests {
     /// What a stream read tells the sink and returns, in full (error with
     /// its JSON path, line and column), with `helpers` threads parsing
     /// pieces, read on a thread `beside` the parser or on its thread.
-    fn streamed_with(text: &[u8], helpers: usize, beside: bool, refuse: &'static str) -> (Vec<String>, String) {
+    fn streamed_with(
+        text: &[u8],
+        (helpers, late): (usize, usize),
+        beside: bool,
+        refuse: &'static str,
+    ) -> (Vec<String>, String) {
         let mut sink = Refusing(Log::default(), refuse);
         let r = super::fanout::reading_beside(beside, || {
-            super::fanout::with_helpers(helpers, || {
+            super::fanout::with_helpers(helpers, late, || {
                 read_report_streamed("r.json", text, ReadLimits::default(), &mut sink)
             })
         });
@@ -1916,14 +1911,20 @@ mod tests {
                 }
             }
             let refuse = if round % 5 == 4 { "NtOpenProcess" } else { "none" };
-            let one = streamed_with(&t, 0, true, refuse);
+            let one = streamed_with(&t, (0, 0), true, refuse);
             failures += usize::from(one.1.starts_with("Err"));
-            for (helpers, beside) in [(0, false), (1, true), (2, true)] {
+            for (helpers, beside) in [
+                ((0, 0), false),
+                ((1, 0), true),
+                ((2, 0), true),
+                ((1, 3), false),
+                ((2, 9), true),
+            ] {
                 let fanned = streamed_with(&t, helpers, beside, refuse);
                 assert_eq!(
                     one,
                     fanned,
-                    "{helpers} helpers, read beside: {beside}: {}",
+                    "(helpers, asked before they come) {helpers:?}, read beside: {beside}: {}",
                     String::from_utf8_lossy(&t)
                 );
             }
