@@ -141,7 +141,7 @@ impl Label {
     /// (`$page` nodes), with its safelist reason, if marked (`graphmalw
     /// safelist apply` compares it with the list of today).
     pub fn marks_page_statement(kind: IndicatorKind) -> String {
-        let label = Label::holder_rel(kind).ends().1;
+        let label = Label::of_indicator(kind);
         let key = label.key();
         format!(
             "MATCH (n:{}) WHERE n.{key} > $after \
@@ -153,7 +153,7 @@ impl Label {
     /// Mark (`reason` set) or unmark (`reason` null) the indicator nodes of
     /// `kind` that `$rows` (`{value, reason}`) name.
     pub fn set_marks_statement(kind: IndicatorKind) -> String {
-        let label = Label::holder_rel(kind).ends().1;
+        let label = Label::of_indicator(kind);
         format!(
             "UNWIND $rows AS row MATCH (n:{} {{{}: row.value}}) \
              SET n.safelisted = CASE WHEN row.reason IS NULL THEN null ELSE true END, \

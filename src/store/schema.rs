@@ -321,6 +321,11 @@ impl Label {
         }
     }
 
+    /// The label of the indicator nodes of this kind (the end of [`Label::holder_rel`]).
+    pub fn of_indicator(kind: IndicatorKind) -> Label {
+        Label::holder_rel(kind).ends().1
+    }
+
     /// The relationship from a holder to an indicator node of this kind:
     /// from an `:Analysis`, or from a handle, whose `analysis` names it.
     pub fn holder_rel(kind: IndicatorKind) -> Rel {
@@ -587,8 +592,7 @@ mod tests {
     #[test]
     fn every_indicator_kind_is_held_through_a_relationship_to_its_label() {
         for kind in IndicatorKind::ALL {
-            let (_, end) = Label::holder_rel(kind).ends();
-            assert_eq!(end.indicator(), Some(kind), "{kind:?}");
+            assert_eq!(Label::of_indicator(kind).indicator(), Some(kind), "{kind:?}");
         }
     }
 }
