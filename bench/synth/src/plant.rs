@@ -437,7 +437,8 @@ impl Plan {
             None => {
                 // Unrelated samples use a few of the profile APIs too.
                 for _ in 0..2 + rng.below(4) {
-                    x.acts.push(Act::Api(*rng.pick(PROFILE_APIS)));
+                    let api = rng.pick::<&str>(PROFILE_APIS);
+                    x.acts.push(Act::Api(api));
                 }
             }
         }
