@@ -8,7 +8,7 @@
 
 use super::chunked::{fill_from, read_ahead, read_here, ArrayPieces, Chunks};
 use super::fanout;
-use super::parse::{parse_report, Collected, Pass};
+use super::parse::{parse_report, with_deserializer, Collected, Pass};
 use super::{CallSink, ReportMeta};
 use flate2::read::MultiGzDecoder;
 use std::fs::File;
@@ -380,8 +380,7 @@ fn parse_stored<S: CallSink>(
         return Err(e);
     }
     let mut out = Collected::default();
-    let mut de = serde_json::Deserializer::from_slice(text);
-    deserialize(&mut de, sink, &mut out, Pass::Whole, None).map_err(|e| {
+    with_deserializer!(text, |de| deserialize(de, sink, &mut out, Pass::Whole, None)).map_err(|e| {
         let mut err = json_error(file_name, e);
         if let ReportError::Json {
             message, line, column, ..
