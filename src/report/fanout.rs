@@ -261,7 +261,6 @@ pub(crate) fn run<C>(
             sequential,
             starts: VecDeque::new(),
             index: 0,
-            window: 0,
             scratch: None,
         };
         // The helpers stop when the array is done, or this thread panics.
@@ -397,8 +396,6 @@ struct Fanned<'scope, 'env, C, P, K, R> {
     starts: VecDeque<Pos>,
     /// The index of the next call to hand to the sink.
     index: usize,
-    /// Pieces in flight at most.
-    window: usize,
     /// This thread's scratch for parsing pieces, once helpers came.
     scratch: Option<PieceScratch>,
 }
@@ -415,7 +412,6 @@ where
         let Some(lent) = borrow() else {
             return false;
         };
-        self.window = window(lent.helpers);
         self.index = first;
         {
             let mut pool = Pool::lock();
@@ -525,7 +521,8 @@ where
         });
         self.shared.moved(queue);
         self.starts.push_back(start);
-        while self.starts.len() >= self.window {
+        let in_flight = self.lent.as_ref().map_or(0, |lent| window(lent.helpers));
+        while self.starts.len() >= in_flight {
             self.step()?;
         }
         // The reader's count is not used: this side counts the calls it hands over.

@@ -1069,14 +1069,12 @@ impl<'de, S: CallSink> DeserializeSeed<'de> for CallsSeed<'_, '_, S> {
     }
 }
 
-/// Hand a calls array to the sequential reader in pieces, when the reader
-/// can (see [`ArrayPieces`]): kept calls (`format` not known yet) are read
-/// on this thread.
-fn take_calls<S: CallSink>(ctx: &mut Ctx<'_, S>, format: Option<Format>) -> Option<Result<(), String>> {
+/// Hand a calls array whose calls are kept (the format is not known yet)
+/// to the sequential reader in pieces, when the reader can (see
+/// [`ArrayPieces`]): they are read on this thread.
+fn take_kept_calls<S: CallSink>(ctx: &mut Ctx<'_, S>) -> Option<Result<(), String>> {
     let arrays = ctx.arrays?;
-    arrays.take_array(&mut AtOnce(|piece: &[u8], first| {
-        calls_piece(ctx, piece, format, first)
-    }))
+    arrays.take_array(&mut AtOnce(|piece: &[u8], first| calls_piece(ctx, piece, None, first)))
 }
 
 /// A process's calls in pieces, parsed on lent threads once there are some
@@ -1202,7 +1200,7 @@ impl<'de, S: CallSink> Visitor<'de> for CallsSeed<'_, '_, S> {
         if self.first.is_none() {
             let taken = match format {
                 Some(format) => take_calls_fanned(ctx, format),
-                None => take_calls(ctx, format),
+                None => take_kept_calls(ctx),
             };
             if let Some(r) = taken {
                 return r.map(|()| 0).map_err(de::Error::custom);
