@@ -16,7 +16,9 @@
 //! aware, [`super::scan`]) finds the last element boundary in the chunk,
 //! and the elements up to it are parsed as one slice, `[e, e, …]` (the
 //! separators on either side are
-//! patched into brackets), at in-memory speed. After the array, the reader
+//! patched into brackets), at in-memory speed; when helper threads parse
+//! the pieces, the buffer goes with its piece and the reader goes on in a
+//! spare one ([`PieceParser::keeps`]). After the array, the reader
 //! hands serde_json the closing `]` and goes on. Memory stays one chunk (more
 //! only for a single element bigger than a chunk).
 //!
@@ -27,6 +29,7 @@
 use super::scan::{scan_elements, Boundary};
 use std::cell::RefCell;
 use std::io::{self, Read};
+use std::ops::Range;
 use std::sync::mpsc;
 
 /// Bytes read from the input at a time.
@@ -42,6 +45,20 @@ pub(crate) trait PieceParser {
     /// One piece (its text `[e, e, …]`, the index of its first element,
     /// where it starts in the report): the index after its last element.
     fn piece(&mut self, text: &[u8], first: usize, start: Pos) -> Result<usize, PieceError>;
+    /// Whether the next piece (whose first element is `first`) would be
+    /// kept for later: then the reader hands over its buffer with
+    /// [`PieceParser::piece_kept`] rather than have the text copied.
+    fn keeps(&mut self, _first: usize) -> bool {
+        false
+    }
+    /// An empty buffer for the reader to go on in, when it hands its own over.
+    fn spare(&mut self) -> Vec<u8> {
+        Vec::new()
+    }
+    /// [`PieceParser::piece`] for the text `buf[span]`, the buffer kept.
+    fn piece_kept(&mut self, buf: Vec<u8>, span: Range<usize>, first: usize, start: Pos) -> Result<usize, PieceError> {
+        self.piece(&buf[span], first, start)
+    }
     /// Every piece handed over is parsed: called before the array ends and
     /// before any other error is said (the first error in the report wins).
     fn finish(&mut self) -> Result<(), PieceError>;
@@ -520,8 +537,14 @@ impl ArrayPieces for Chunks<'_> {
             // there, as when the report is read from memory.
             let missing = !last && (empty || before == Some(b','));
             let (bad, last) = if missing { (true, true) } else { (bad, last) };
-            let result = if after_comma && empty && !bad {
+            let trailing = after_comma && empty && !bad;
+            let hand = f.keeps(index) && !trailing && !bad && !last;
+            let result = if trailing {
                 f.finish().and(Err(PieceError { error: None, start }))
+            } else if hand {
+                // The buffer goes with the piece; what follows it (part of
+                // an element, the `,` first) goes on in a spare one.
+                inner.hand_over_buffer(f, (sep, at), (open, close), index, start)
             } else {
                 inner.buf[sep] = open;
                 if !bad {
@@ -538,6 +561,10 @@ impl ArrayPieces for Chunks<'_> {
                 Ok(n) => index = n,
                 Err(pe) => return Some(Err(inner.fail(pe))),
             }
+            if hand {
+                sep = 0;
+                continue;
+            }
             inner.consume(at);
             sep = at;
             if last {
@@ -553,6 +580,33 @@ impl ArrayPieces for Chunks<'_> {
 }
 
 impl Inner<'_> {
+    /// Hand the piece `buf[sep..=at]` to `f` with the buffer itself, its
+    /// separators patched into `open` and `close`, and go on in a spare
+    /// buffer holding what follows the piece (from the `,` at `at` on):
+    /// no copy of the piece for a helper thread.
+    fn hand_over_buffer(
+        &mut self,
+        f: &mut dyn PieceParser,
+        (sep, at): (usize, usize),
+        (open, close): (u8, u8),
+        first: usize,
+        start: Pos,
+    ) -> Result<usize, PieceError> {
+        let mut next = f.spare();
+        if next.len() < self.buf.len() {
+            next.resize(self.buf.len(), 0);
+        }
+        let tail = self.end - at;
+        next[..tail].copy_from_slice(&self.buf[at..self.end]);
+        self.consume(at);
+        self.buf[sep] = open;
+        self.buf[at] = close;
+        let text = std::mem::replace(&mut self.buf, next);
+        self.pos = 0;
+        self.end = tail;
+        f.piece_kept(text, sep..at + 1, first, start)
+    }
+
     /// Keep a piece's error with its place in the report; the marker to return.
     fn fail(&mut self, pe: PieceError) -> String {
         let (message, real) = placed(pe.error, pe.start);
@@ -624,5 +678,65 @@ mod tests {
         let mut rest = Vec::new();
         (&chunks).read_to_end(&mut rest).unwrap();
         assert_eq!(rest, br#"], "z": 1}"#);
+    }
+
+    /// A parser that keeps every buffer handed over (as helper threads
+    /// do), and where each piece starts.
+    #[derive(Default)]
+    struct Keeping {
+        got: Vec<serde_json::Value>,
+        starts: Vec<Pos>,
+        kept: usize,
+    }
+
+    impl PieceParser for Keeping {
+        fn piece(&mut self, text: &[u8], first: usize, start: Pos) -> Result<usize, PieceError> {
+            assert_eq!(first, self.got.len());
+            let v: Vec<serde_json::Value> = serde_json::from_slice(text).unwrap();
+            self.got.extend(v);
+            self.starts.push(start);
+            Ok(self.got.len())
+        }
+        fn keeps(&mut self, _: usize) -> bool {
+            true
+        }
+        fn piece_kept(
+            &mut self,
+            buf: Vec<u8>,
+            span: Range<usize>,
+            first: usize,
+            start: Pos,
+        ) -> Result<usize, PieceError> {
+            self.kept += 1;
+            self.piece(&buf[span], first, start)
+        }
+        fn finish(&mut self) -> Result<(), PieceError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn pieces_handed_over_in_their_buffers_join_into_the_array() {
+        let elems: Vec<String> = (0..200).map(|i| format!(r#"{{"i": {i}, "s": "a,]\"[{i}"}}"#)).collect();
+        let text = format!("{{\"calls\": [{}],\n \"z\": [1, 2]}}", elems.join(",\n "));
+        let chunks = Chunks::new(Box::new(text.as_bytes()), u64::MAX);
+        let mut head = [0u8; 64];
+        let n = (&chunks).read(&mut head).unwrap();
+        assert_eq!(&head[..n], br#"{"calls": ["#);
+        let mut keeping = Keeping::default();
+        assert_eq!(chunks.take_array(&mut keeping), Some(Ok(())));
+        assert!(keeping.kept > 10, "{}", keeping.kept);
+        assert_eq!(keeping.got.len(), 200);
+        assert_eq!(keeping.got[199]["s"], "a,]\"[199");
+        // Each piece starts at its separator in the report, the buffers it
+        // went through handed over or not.
+        let lines: Vec<&str> = text.split('\n').collect();
+        for start in &keeping.starts {
+            let sep = lines[start.line - 1].as_bytes()[start.col];
+            assert!(sep == b',' || sep == b'[', "{start:?}");
+        }
+        let mut rest = Vec::new();
+        (&chunks).read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, b"],\n \"z\": [1, 2]}");
     }
 }

@@ -6,7 +6,9 @@
 //! process's calls in pieces; they are read on its thread, as by the
 //! sequential reader, until a core is lent (at the start of the array or in
 //! its middle: a big report often has one huge calls array). From then on
-//! each piece is copied into a queue; a helper thread (and this one, when
+//! each piece goes into a queue in the buffer it was read into (the reader
+//! goes on in a spare one; only a piece that ends an array or fails the
+//! scan is copied); a helper thread (and this one, when
 //! it would otherwise wait) parses it into owned, normalised [`CallBuf`]s,
 //! and this thread hands them to the sink in report order, so the graph is
 //! built as the sequential reader builds it. A window of a few pieces is in
@@ -30,6 +32,7 @@ use super::parse::PieceScratch;
 use super::CallBuf;
 use serde::de::Error as _;
 use std::collections::VecDeque;
+use std::ops::Range;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
@@ -288,9 +291,11 @@ impl<P> Drop for Close<'_, P> {
     }
 }
 
-/// A piece in the queue.
+/// A piece in the queue: `text[span]`, in a buffer of its own (a copy,
+/// or the buffer the reader read it into).
 struct Slot {
     text: Vec<u8>,
+    span: Range<usize>,
     state: State,
 }
 
@@ -312,13 +317,17 @@ struct Queue {
 }
 
 impl Queue {
-    /// Take the first queued piece to parse: its number, text and call buffers.
-    fn take_queued(&mut self) -> Option<(usize, Vec<u8>, Vec<CallBuf>)> {
+    /// Take the first queued piece to parse.
+    fn take_queued(&mut self) -> Option<Taken> {
         let i = self.slots.iter().position(|s| matches!(s.state, State::Queued))?;
         let slot = &mut self.slots[i];
         slot.state = State::Parsing;
-        let text = std::mem::take(&mut slot.text);
-        Some((self.front + i, text, self.spare_calls.pop().unwrap_or_default()))
+        Some(Taken {
+            n: self.front + i,
+            text: std::mem::take(&mut slot.text),
+            span: slot.span.clone(),
+            calls: self.spare_calls.pop().unwrap_or_default(),
+        })
     }
 
     fn done(&mut self, n: usize, text: Vec<u8>, calls: Vec<CallBuf>, ok: bool) {
@@ -326,6 +335,15 @@ impl Queue {
         slot.text = text;
         slot.state = State::Done { calls, ok };
     }
+}
+
+/// A piece taken from the queue to parse: its number, its text
+/// (`text[span]`) and the buffers for its calls.
+struct Taken {
+    n: usize,
+    text: Vec<u8>,
+    span: Range<usize>,
+    calls: Vec<CallBuf>,
 }
 
 struct Shared<P> {
@@ -353,8 +371,14 @@ impl<P> Shared<P> {
 
 impl<P: ParsePiece> Shared<P> {
     /// Parse piece `n` (taken from the queue) and put it back done.
-    fn parse_taken(&self, scratch: &mut PieceScratch, (n, text, mut calls): (usize, Vec<u8>, Vec<CallBuf>)) {
-        let ok = (self.parse)(&text, scratch, &mut calls);
+    fn parse_taken(&self, scratch: &mut PieceScratch, taken: Taken) {
+        let Taken {
+            n,
+            text,
+            span,
+            mut calls,
+        } = taken;
+        let ok = (self.parse)(&text[span], scratch, &mut calls);
         let mut queue = self.lock();
         queue.done(n, text, calls, ok);
         self.moved(queue);
@@ -460,6 +484,24 @@ where
         Ok(())
     }
 
+    /// Queue the piece `text[span]` for a helper (or this thread), then
+    /// move on until fewer than a window of pieces are in flight.
+    fn queue(&mut self, text: Vec<u8>, span: Range<usize>, start: Pos) -> Result<(), PieceError> {
+        let mut queue = self.shared.lock();
+        queue.slots.push_back(Slot {
+            text,
+            span,
+            state: State::Queued,
+        });
+        self.shared.moved(queue);
+        self.starts.push_back(start);
+        let in_flight = self.lent.as_ref().map_or(0, |lent| window(lent.helpers));
+        while self.starts.len() >= in_flight {
+            self.step()?;
+        }
+        Ok(())
+    }
+
     /// Hand a parsed piece's calls to the sink, and its buffers back.
     fn hand_over(&mut self, slot: Slot) -> Result<(), PieceError> {
         let start = self.starts.pop_front().unwrap_or(Pos { line: 1, col: 0 });
@@ -472,7 +514,7 @@ where
                     skip: j,
                     fail: Some(fail),
                 };
-                return Err(self.replayed(&slot.text, start, replay));
+                return Err(self.replayed(&slot.text[slot.span], start, replay));
             }
         }
         if !ok {
@@ -480,7 +522,7 @@ where
                 skip: calls.len(),
                 fail: None,
             };
-            return Err(self.replayed(&slot.text, start, replay));
+            return Err(self.replayed(&slot.text[slot.span], start, replay));
         }
         self.index += calls.len();
         let mut queue = self.shared.lock();
@@ -507,25 +549,34 @@ where
     K: FnMut(&mut C, &mut CallBuf) -> Result<(), String>,
     R: ReadPiece<C>,
 {
+    fn keeps(&mut self, first: usize) -> bool {
+        self.lent.is_some() || self.helpers_come(first)
+    }
+
+    fn spare(&mut self) -> Vec<u8> {
+        self.shared.lock().spare_text.pop().unwrap_or_default()
+    }
+
     fn piece(&mut self, text: &[u8], first: usize, start: Pos) -> Result<usize, PieceError> {
-        if self.lent.is_none() && !self.helpers_come(first) {
+        if self.lent.is_none() {
             return (self.sequential)(self.ctx, text, first, None).map_err(|e| PieceError { error: Some(e), start });
         }
-        let mut copy = self.shared.lock().spare_text.pop().unwrap_or_default();
+        let mut copy = self.spare();
         copy.clear();
         copy.extend_from_slice(text);
-        let mut queue = self.shared.lock();
-        queue.slots.push_back(Slot {
-            text: copy,
-            state: State::Queued,
-        });
-        self.shared.moved(queue);
-        self.starts.push_back(start);
-        let in_flight = self.lent.as_ref().map_or(0, |lent| window(lent.helpers));
-        while self.starts.len() >= in_flight {
-            self.step()?;
-        }
+        let span = 0..copy.len();
+        self.queue(copy, span, start)?;
         // The reader's count is not used: this side counts the calls it hands over.
+        Ok(first)
+    }
+
+    fn piece_kept(&mut self, buf: Vec<u8>, span: Range<usize>, first: usize, start: Pos) -> Result<usize, PieceError> {
+        if self.lent.is_none() {
+            let n = self.piece(&buf[span], first, start);
+            self.shared.lock().spare_text.push(buf);
+            return n;
+        }
+        self.queue(buf, span, start)?;
         Ok(first)
     }
 
