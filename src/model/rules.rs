@@ -25,13 +25,13 @@ pub(crate) fn failed(call: &CallBuf) -> bool {
 pub(crate) const UNCOMPARED: &[&str] = &["time", "timestamp", "id"];
 
 /// C3: `call` repeats `prev`: equal in everything but [`UNCOMPARED`].
-/// Argument order does not matter; the other fields are compared as one
-/// canonical encoding, sorted by name.
+/// Neither the order of the arguments nor that of the other fields matters
+/// (the other fields are compared canonically encoded, as if sorted by name).
 pub(crate) fn repeats(prev: &CallBuf, call: &CallBuf) -> bool {
     if prev.api() != call.api()
         || prev.category() != call.category()
         || prev.last_error() != call.last_error()
-        || prev.other_fields() != call.other_fields()
+        || !prev.same_other_fields(call)
     {
         return false;
     }

@@ -153,8 +153,11 @@ pub struct CallBuf {
     pub(crate) status_false: bool,
     /// Every other field except those the sink does not compare
     /// ([`CallSink::uncompared_fields`](super::CallSink::uncompared_fields)),
-    /// canonically encoded and sorted by name: only compared, for rule C3.
+    /// canonically encoded, in the report's order: only compared, for rule
+    /// C3 ([`CallBuf::same_other_fields`]).
     pub(crate) rest: Vec<u8>,
+    /// The entries of `rest`: (start, name end, end) of each.
+    pub(crate) entries: Vec<(usize, usize, usize)>,
 }
 
 impl CallBuf {
@@ -176,10 +179,32 @@ impl CallBuf {
         self.status_false
     }
 
-    /// The call's other fields, canonically encoded and sorted by name: equal
-    /// bytes ⇔ equal fields (rule C3 compares them).
-    pub(crate) fn other_fields(&self) -> &[u8] {
-        &self.rest
+    /// Whether the two calls' other fields are equal (rule C3), whatever
+    /// their order: equal when their entries sorted by name (stable) are
+    /// equal. Sorted only when the names come in different orders (rare: a
+    /// sandbox writes every call's fields in one order); in the same order,
+    /// both would be sorted the same way, and their bytes say it at once.
+    pub(crate) fn same_other_fields(&self, other: &CallBuf) -> bool {
+        if self.rest.len() != other.rest.len() || self.entries.len() != other.entries.len() {
+            return false;
+        }
+        if self.rest == other.rest {
+            return true;
+        }
+        let same_order = (self.entries.iter().zip(&other.entries)).all(|(a, b)| self.name(*a) == other.name(*b));
+        !same_order && self.sorted_entries() == other.sorted_entries()
+    }
+
+    /// The name of an entry of `rest`, as encoded.
+    fn name(&self, (start, name_end, _): (usize, usize, usize)) -> &[u8] {
+        &self.rest[start..name_end]
+    }
+
+    /// The entries of `rest`, sorted by name (stable).
+    fn sorted_entries(&self) -> Vec<&[u8]> {
+        let mut v = self.entries.clone();
+        v.sort_by(|a, b| self.name(*a).cmp(self.name(*b)));
+        v.into_iter().map(|(start, _, end)| &self.rest[start..end]).collect()
     }
 
     /// Arguments in report order, names normalised, first occurrence of a name kept.
@@ -198,6 +223,7 @@ impl CallBuf {
         self.last_error = None;
         self.status_false = false;
         self.rest.clear();
+        self.entries.clear();
     }
 
     /// A fresh argument slot at the end (its strings emptied).
@@ -267,6 +293,9 @@ impl CallBuf {
         if self.rest.capacity() > max {
             self.rest = Vec::new();
         }
+        if self.entries.len() * std::mem::size_of::<(usize, usize, usize)>() > max {
+            self.entries = Vec::new();
+        }
         if self.slots.len() * std::mem::size_of::<Arg>() > max {
             self.slots.truncate(max / std::mem::size_of::<Arg>());
             self.slots.shrink_to_fit();
@@ -295,12 +324,12 @@ impl CallBuf {
             a.set_value(value);
         }
         b.last_error = call.last_error;
-        // Sorted as the parser sorts them: by encoded name, stable.
-        let mut rest: Vec<&(String, Value)> = call.rest.iter().collect();
-        rest.sort_by_key(|x| key_bytes(&x.0));
-        for (k, v) in rest {
+        for (k, v) in &call.rest {
+            let start = b.rest.len();
             put_str(&mut b.rest, k);
+            let value = b.rest.len();
             canon_value(v, &mut b.rest);
+            b.entries.push((start, value, b.rest.len()));
         }
         b
     }
@@ -346,6 +375,12 @@ impl Canon {
             out.truncate(region);
             out.extend_from_slice(&self.tmp);
         }
+        self.spans.truncate(base);
+    }
+
+    /// Move the entries `spans[base..]` (of a call's other fields) to `out`.
+    pub(crate) fn take_entries(&mut self, base: usize, out: &mut Vec<(usize, usize, usize)>) {
+        out.extend_from_slice(&self.spans[base..]);
         self.spans.truncate(base);
     }
 

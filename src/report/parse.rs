@@ -1351,7 +1351,7 @@ impl<'de> Visitor<'de> for CallSeed<'_> {
         if !has_category {
             return Err(de::Error::missing_field("category"));
         }
-        canon.sort_entries(&mut call.rest, 0, rest_base, false);
+        canon.take_entries(rest_base, &mut call.entries);
         Ok(())
     }
 }

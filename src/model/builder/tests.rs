@@ -701,6 +701,29 @@ fn rule_c3_argument_order_is_not_part_of_the_call() {
 }
 
 #[test]
+fn rule_c3_field_order_is_not_part_of_the_call() {
+    let a = open_process(json!(200));
+    let xy = a.clone().with("x_field", json!("0x1")).with("y_field", json!([1, 2]));
+    let yx = a.clone().with("y_field", json!([1, 2])).with("x_field", json!("0x1"));
+    let yx2 = a.with("y_field", json!([1, 2])).with("x_field", json!("0x2"));
+    let calls = vec![
+        xy.clone(),
+        yx,         // repeat: the same fields in another order
+        yx2,        // counts: a value differs
+        xy.clone(), // counts
+        xy,         // repeat
+    ];
+    let g = graph(&report(vec![process(100, APP, calls)]));
+    assert_eq!(
+        edges(&g),
+        [
+            "api-nproc api:ntopenprocess -> proc:200 x3",
+            "proc-api proc:100 -> api:ntopenprocess x3",
+        ]
+    );
+}
+
+#[test]
 fn rule_c3_cape_id_and_timestamp_are_ignored_but_caller_is_not() {
     let a = cape_call("NtOpenProcess", "process", &[("ProcessId", json!("200"))]);
     let g = graph(&report(vec![cape_process(
