@@ -7,7 +7,8 @@
 // description: The clusters `graphmalw correlate` found (its :Campaign nodes), each with
 //   the indicators (file paths, registry keys, mutexes, domains, IP addresses, dropped
 //   file hashes) that two or more of its members share, and how many members hold each:
-//   `mutex:Global\abc (5)`. Safelisted indicators are left out.
+//   `mutex:Global\abc (5)`. Safelisted indicators are left out, and so are those a
+//   clean baseline analysis holds (`graphmalw baseline mark`): the guest's background.
 //   Two samples that take the same mutex, write the same path, set the same autostart
 //   value and talk to the same host are one family or one operator even when their
 //   hashes and code differ; a cluster is the unit to name, report and hunt for.
@@ -17,15 +18,18 @@
 //   graphmalw in bounded memory; this query only reads them and looks within each one,
 //   so it stays fast on large corpora. Run `graphmalw correlate` after ingesting (or
 //   `graphmalw ingest --correlate`); no rows means it has not run, or found nothing.
+OPTIONAL MATCH (b:Analysis {baseline: true})
+WITH collect(b) AS baselines
 MATCH (c:Campaign)<-[r]-(a:Analysis)
 WHERE type(r) = 'IN_CAMPAIGN'
 OPTIONAL MATCH (a)-[:OF_SAMPLE]->(s:Sample)
-WITH c, a, coalesce(s.name, a.report) AS sample
+WITH baselines, c, a, coalesce(s.name, a.report) AS sample
 ORDER BY sample, a.report
-WITH c, collect(a) AS members, collect(sample) AS samples, collect(a.report) AS reports
+WITH baselines, c, collect(a) AS members, collect(sample) AS samples, collect(a.report) AS reports
 WHERE size(members) >= $min_analyses
-CALL (members) {
-  UNWIND members AS a
+CALL (members, baselines) {
+  // The baseline analyses' indicators too, to leave out what they hold.
+  UNWIND members + baselines AS a
   CALL (a) {
     MATCH (h:FileHandle {analysis: a.id})-[:REFERS_TO]->(f:File)
     WHERE f.safelisted IS NULL
@@ -51,9 +55,10 @@ CALL (members) {
     WHERE d.safelisted IS NULL
     RETURN 'dropped:' + d.sha256 AS indicator
   }
-  WITH indicator, count(DISTINCT a) AS holders
-  WHERE holders >= 2
-  WITH indicator, holders
+  WITH indicator,
+       count(DISTINCT CASE WHEN a.baseline = true THEN null ELSE a END) AS holders,
+       count(CASE WHEN a.baseline = true THEN 1 END) AS background
+  WHERE holders >= 2 AND background = 0
   ORDER BY holders DESC, indicator
   RETURN collect(indicator + ' (' + toString(holders) + ')')[0..$max_indicators] AS indicators
 }

@@ -724,6 +724,21 @@ fn campaigns(c: &Conn) -> Vec<(String, Vec<String>)> {
         .collect()
 }
 
+/// The indicators `indicator-clusters` lists for the one campaign.
+fn shared_in_campaign(c: &Conn) -> Vec<String> {
+    let o = c
+        .command(&["query", "run", "indicator-clusters", "--format", "json"])
+        .output()
+        .expect("graphmalw runs");
+    assert!(o.status.success(), "indicator-clusters: {}", stderr(&o));
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON rows");
+    let indicators = rows[0]["indicators"].as_array().expect("one campaign, with indicators");
+    indicators
+        .iter()
+        .map(|v| v.as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
 fn correlate_ok(c: &Conn) -> String {
     // In three analyses an indicator two hold weighs ln 3/2 (one all three
     // hold weighs nothing): a low weight lets the examples link.
@@ -762,6 +777,39 @@ fn correlate_writes_campaigns_and_replaces_them_idempotently() {
         "MATCH (i:IpAddress {address: '8.8.8.8'}) RETURN i.safelisted AS s, i.safelist_reason AS r",
     );
     assert_eq!(marked[0]["s"], serde_json::json!(true), "{marked:?}");
+
+    // `indicator-clusters` leaves out what a baseline analysis holds: the
+    // injector, marked in place, holds three of the pair's shared indicators.
+    let listed = shared_in_campaign(&c);
+    assert!(
+        listed
+            .iter()
+            .any(|i| i.starts_with("domain:telemetry-update.example.net (")),
+        "{listed:?}"
+    );
+    let o = c
+        .command(&["baseline", "mark", "injector-cape.json"])
+        .output()
+        .expect("graphmalw runs");
+    assert!(o.status.success(), "baseline mark: {}", stderr(&o));
+    let background = shared_in_campaign(&c);
+    assert!(background.len() < listed.len(), "{background:?} against {listed:?}");
+    assert!(
+        background.iter().all(|i| listed.contains(i)),
+        "{background:?} against {listed:?}"
+    );
+    assert!(
+        background
+            .iter()
+            .any(|i| i.starts_with("domain:telemetry-update.example.net (")),
+        "only the pair holds it: {background:?}"
+    );
+    let o = c
+        .command(&["baseline", "unmark", "injector-cape.json"])
+        .output()
+        .expect("graphmalw runs");
+    assert!(o.status.success(), "baseline unmark: {}", stderr(&o));
+    assert_eq!(shared_in_campaign(&c), listed);
 
     let once = snapshot(&c);
     correlate_ok(&c);
