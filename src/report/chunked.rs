@@ -51,7 +51,8 @@ pub(crate) trait PieceParser {
     fn keeps(&mut self, _first: usize) -> bool {
         false
     }
-    /// An empty buffer for the reader to go on in, when it hands its own over.
+    /// A buffer for the reader to go on in when it hands its own over (its
+    /// bytes do not matter: the reader writes before it reads).
     fn spare(&mut self) -> Vec<u8> {
         Vec::new()
     }
