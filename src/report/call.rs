@@ -357,8 +357,9 @@ pub(crate) struct Canon {
 
 impl Canon {
     /// Sort the entries `spans[base..]` of `out[region..]` by key (stable),
-    /// keeping only the last of equal keys when `dedup`, and rewrite them.
-    pub(crate) fn sort_entries(&mut self, out: &mut Vec<u8>, region: usize, base: usize, dedup: bool) {
+    /// keeping only the last of equal keys (as a JSON object's value does),
+    /// and rewrite them.
+    pub(crate) fn sort_entries(&mut self, out: &mut Vec<u8>, region: usize, base: usize) {
         let spans = &mut self.spans[base..];
         let sorted = spans.windows(2).all(|w| out[w[0].0..w[0].1] < out[w[1].0..w[1].1]);
         if !sorted {
@@ -367,7 +368,7 @@ impl Canon {
             let n = spans.len();
             for i in 0..n {
                 let (s, k, e) = spans[i];
-                if dedup && i + 1 < n && out[s..k] == out[spans[i + 1].0..spans[i + 1].1] {
+                if i + 1 < n && out[s..k] == out[spans[i + 1].0..spans[i + 1].1] {
                     continue;
                 }
                 self.tmp.extend_from_slice(&out[s..e]);
@@ -544,7 +545,7 @@ impl<'de> Visitor<'de> for CanonSeed<'_> {
             self.canon.push_span((start, key_end, self.out.len()));
         }
         // As `Value`: one value per key, the last one given.
-        self.canon.sort_entries(self.out, region, base, true);
+        self.canon.sort_entries(self.out, region, base);
         self.out.push(b'}');
         Ok(())
     }
