@@ -199,6 +199,14 @@ pub struct Graph {
 }
 
 impl Graph {
+    /// Edges from which writing a graph, or freeing it, is worth a second core.
+    pub const BIG: usize = if cfg!(test) { 2 } else { 20_000 };
+
+    /// Whether this graph is [`Graph::BIG`].
+    pub fn is_big(&self) -> bool {
+        self.edges.len() >= Self::BIG
+    }
+
     pub fn node_counts(&self) -> [usize; 5] {
         let mut c = [0; 5];
         for n in &self.nodes {

@@ -5,20 +5,23 @@
 use crate::model::{Analysis, Edge, Graph, IocsView, Node, NodeId, NodeProps, SampleView};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use std::io::{self, Write};
+use std::sync::Mutex;
 
 /// Write one analysis with its graph.
 pub fn write_graph<W: Write>(out: &mut W, analysis: &Analysis, graph: &Graph) -> io::Result<()> {
     write_graph_with(out, analysis, graph, || None::<()>)
 }
 
-/// Edges from which a graph's output is worth a second thread.
-const SPLIT_EDGES: usize = if cfg!(test) { 2 } else { 20_000 };
+/// Nodes and edges claimed at a time by either thread of a split output.
+const CLAIM: usize = if cfg!(test) { 3 } else { 1024 };
 
-/// [`write_graph`]; for a big graph, `second_core` is asked for a core
-/// (held while the value it returns lives), and with one the second half
-/// of the edges is rendered on another thread while this one writes the
-/// rest (the same bytes: a big graph's text is written on one core after
-/// its build, about a tenth of `build -j 2` of a 263 MB report).
+/// [`write_graph`]; for a big graph ([`Graph::is_big`]), `second_core` is asked for a core
+/// (held while the value it returns lives), and with one the nodes and
+/// edges are rendered by two threads meeting in the middle: this one
+/// writes from the front as it goes, the other renders from the back into
+/// memory, written after (the same bytes: a big graph's text is written
+/// on one core after its build, about a tenth of `build -j 2` of a 263 MB
+/// report, and its nodes, a third of the text, take as long as its edges).
 pub fn write_graph_with<W: Write, C>(
     out: &mut W,
     analysis: &Analysis,
@@ -35,48 +38,90 @@ pub fn write_graph_with<W: Write, C>(
     out.write_all(b"{\n  \"analysis\": ")?;
     serde_json::to_writer(&mut *out, &header)?;
     out.write_all(b",\n  \"nodes\": [")?;
-    for (i, node) in graph.nodes.iter().enumerate() {
-        out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
-        serde_json::to_writer(&mut *out, &NodeJson(node))?;
+    let items = graph.nodes.len() + graph.edges.len();
+    let core = if graph.is_big() { second_core() } else { None };
+    match core {
+        Some(_core) => write_items_in_two(out, graph, items)?,
+        None => write_items(out, graph, 0..items)?,
     }
-    out.write_all(if graph.nodes.is_empty() {
-        b"],\n  \"edges\": ["
+    if graph.edges.is_empty() {
+        out.write_all(edges_open(graph))?;
+        out.write_all(b"],\n  \"iocs\": ")?;
     } else {
-        b"\n  ],\n  \"edges\": ["
-    })?;
-    let n = graph.edges.len();
-    let core = if n >= SPLIT_EDGES { second_core() } else { None };
-    if core.is_some() {
-        let mid = n / 2;
-        std::thread::scope(|scope| {
-            let second = scope.spawn(|| {
-                let mut text = Vec::new();
-                write_edges(&mut text, graph, mid..n).map(|()| text)
-            });
-            write_edges(out, graph, 0..mid)?;
-            let text = second.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-            out.write_all(&text)
-        })?;
-    } else {
-        write_edges(out, graph, 0..n)?;
+        out.write_all(b"\n  ],\n  \"iocs\": ")?;
     }
-    out.write_all(if graph.edges.is_empty() {
-        b"],\n  \"iocs\": "
-    } else {
-        b"\n  ],\n  \"iocs\": "
-    })?;
     serde_json::to_writer(&mut *out, &IocsView(&meta.iocs))?;
     out.write_all(b"\n}\n")
 }
 
-/// The edges `range` of the `edges` array, one per line.
-fn write_edges(out: &mut impl Write, graph: &Graph, range: std::ops::Range<usize>) -> io::Result<()> {
+/// The text that closes `nodes` and opens `edges`.
+fn edges_open(graph: &Graph) -> &'static [u8] {
+    if graph.nodes.is_empty() {
+        b"],\n  \"edges\": ["
+    } else {
+        b"\n  ],\n  \"edges\": ["
+    }
+}
+
+/// The items `range` of the graph, one per line: nodes are items
+/// `0..nodes`, edges follow, the first edge preceded by [`edges_open`].
+fn write_items(out: &mut impl Write, graph: &Graph, range: std::ops::Range<usize>) -> io::Result<()> {
+    let nodes = graph.nodes.len();
     for i in range {
-        out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
-        let edge = &graph.edges[i];
-        serde_json::to_writer(&mut *out, &EdgeJson { edge, graph })?;
+        if i < nodes {
+            out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
+            serde_json::to_writer(&mut *out, &NodeJson(&graph.nodes[i]))?;
+        } else {
+            if i == nodes {
+                out.write_all(edges_open(graph))?;
+            }
+            out.write_all(if i == nodes { b"\n    " } else { b",\n    " })?;
+            let edge = &graph.edges[i - nodes];
+            serde_json::to_writer(&mut *out, &EdgeJson { edge, graph })?;
+        }
     }
     Ok(())
+}
+
+/// [`write_items`] of all `items` on two threads: this one claims
+/// [`CLAIM`] items at a time from the front and writes them to `out`, the
+/// other claims from the back into memory, until they meet; then the
+/// back's text follows in order.
+fn write_items_in_two(out: &mut impl Write, graph: &Graph, items: usize) -> io::Result<()> {
+    let unclaimed = Mutex::new(0..items);
+    let claim = |from_front: bool| {
+        let mut left = unclaimed.lock().unwrap_or_else(|e| e.into_inner());
+        let n = left.len().min(CLAIM);
+        (n > 0).then(|| {
+            if from_front {
+                left.start += n;
+                left.start - n..left.start
+            } else {
+                left.end -= n;
+                left.end..left.end + n
+            }
+        })
+    };
+    std::thread::scope(|scope| {
+        let back = scope.spawn(|| {
+            let mut parts = Vec::new();
+            while let Some(range) = claim(false) {
+                let mut text = Vec::new();
+                write_items(&mut text, graph, range)?;
+                parts.push(text);
+            }
+            io::Result::Ok(parts)
+        });
+        while let Some(range) = claim(true) {
+            if let Err(e) = write_items(out, graph, range) {
+                // The other thread stops at its next claim.
+                *unclaimed.lock().unwrap_or_else(|e| e.into_inner()) = 0..0;
+                return Err(e);
+            }
+        }
+        let parts = back.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        parts.iter().rev().try_for_each(|text| out.write_all(text))
+    })
 }
 
 struct NodeJson<'a>(&'a Node);
@@ -150,7 +195,7 @@ mod tests {
             let bytes = std::fs::read(&path).unwrap();
             let a = crate::pipeline::build_bytes(&bytes, name, &cfg, Default::default()).unwrap();
             let graph = a.graph().unwrap();
-            assert!(graph.edges.len() >= SPLIT_EDGES);
+            assert!(graph.is_big());
             let (mut one, mut two) = (Vec::new(), Vec::new());
             write_graph(&mut one, &a, graph).unwrap();
             write_graph_with(&mut two, &a, graph, || Some(())).unwrap();
