@@ -8,7 +8,7 @@
 //! output and phrase the summary; the only thing printed here is the error
 //! of a report that could not be read or prepared.
 
-use crate::model::{Analysis, GraphBuilder, GraphConfig, Outcome};
+use crate::model::{Analysis, Graph, GraphBuilder, GraphConfig, Outcome};
 use crate::report::{read_report, read_report_bytes, ReadLimits, ReportError, ReportMeta};
 use indicatif::ProgressBar;
 use std::collections::{BTreeMap, HashSet};
@@ -358,6 +358,9 @@ impl Pipeline {
                 bar.suspend(|| eprintln!("error: {}: {e:#}", item.path.display()));
                 Done::Failed
             });
+            if analysis.graph().is_some_and(Graph::is_big) {
+                crate::report::drop_beside(analysis);
+            }
             Reported { shape, done }
         };
         ordered_map(items, self.jobs, work, |entry, r: Reported<O::Item>| {

@@ -174,7 +174,8 @@ impl<'c> GraphBuilder<'c> {
     }
 
     /// The finished graph: a target proc that is a listed process gets its
-    /// properties; an empty graph is G1's "empty".
+    /// properties; an empty graph is G1's "empty". A big graph's maps are
+    /// freed on a lent core when one is idle.
     pub fn finish(mut self) -> Outcome {
         for (i, node) in self.graph.nodes.iter_mut().enumerate() {
             if let NodeProps::Proc { pid, details } = &mut node.props {
@@ -184,6 +185,10 @@ impl<'c> GraphBuilder<'c> {
                     }
                 }
             }
+        }
+        if self.graph.is_big() {
+            // Its maps hold a key for every node: freed beside the output.
+            crate::report::drop_beside((std::mem::take(&mut self.nodes), std::mem::take(&mut self.edges)));
         }
         if self.graph.nodes.is_empty() {
             Outcome::Empty

@@ -23,7 +23,7 @@ mod read;
 mod scan;
 
 pub(crate) use call::{Arg, ArgRef, CallBuf};
-pub(crate) use fanout::borrow_one;
+pub(crate) use fanout::{borrow_one, drop_beside};
 pub use fanout::{lend, reclaim, set_cores};
 pub(crate) use iocs::{Dropped, Iocs, Signature};
 pub(crate) use read::{read_report, read_report_bytes};
