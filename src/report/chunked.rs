@@ -4,10 +4,10 @@
 //! A report too big to hold in memory is decompressed and hashed (a gzip
 //! one on a thread of its own, [`read_ahead`], when the run has more than
 //! one core; otherwise on the parser's thread, [`read_here`]), and counted
-//! and parsed from a buffer of 256 KiB ([`Chunks`]): the size of a piece a
-//! helper thread parses ([`super::fanout`]), small enough that the text and
-//! the calls parsed from it are still in the caches when the other core
-//! takes them. The report's outer structure still goes
+//! and parsed from a buffer of 256 KiB ([`Chunks`]), 64 KiB once pieces go
+//! to helper threads ([`super::fanout`]): the size of a piece, small
+//! enough that the text and the calls parsed from it are still in the
+//! caches when the other core takes them. The report's outer structure still goes
 //! through serde_json's reader interface, but every array that is the value of
 //! a key (`"…": [`) ends one read, so that when the parser's visitor for a
 //! process's `calls` is called, nothing past its `[` has been handed to
@@ -38,6 +38,17 @@ const CHUNK: usize = 256 << 10;
 /// Small in tests, so that the tests of streamed reports cross chunks everywhere.
 #[cfg(test)]
 const CHUNK: usize = 48;
+
+/// Bytes read at a time once pieces go to helper threads, for the rest of
+/// the report: smaller pieces keep a piece's text and the calls parsed from
+/// it in the caches of the two cores that touch them, and split a process's
+/// calls more finely between them (measured on the 2b corpus, `-j 2`,
+/// against 256 KiB: 64 KiB 0.95× the CPU and wall time, 32 KiB 0.98×,
+/// 1 MiB 1.22×; on one core 64 KiB costs 1.06×, the reader's calls more).
+#[cfg(not(test))]
+const HANDED_CHUNK: usize = 64 << 10;
+#[cfg(test)]
+const HANDED_CHUNK: usize = 32;
 
 /// Parses the pieces of an array: at once, or handed to other threads and
 /// finished later ([`super::fanout`]).
@@ -295,6 +306,9 @@ struct Inner<'r> {
     left: u64,
     exceeded: bool,
     eof: bool,
+    /// The buffer's length when no element fills it: [`CHUNK`], or
+    /// [`HANDED_CHUNK`] once pieces went to helpers.
+    chunk: usize,
     buf: Vec<u8>,
     /// `buf[pos..end]` is not consumed yet.
     pos: usize,
@@ -317,6 +331,7 @@ impl<'r> Chunks<'r> {
             left: limit,
             exceeded: false,
             eof: false,
+            chunk: CHUNK,
             buf: vec![0; CHUNK],
             pos: 0,
             end: 0,
@@ -401,6 +416,8 @@ impl Inner<'_> {
         if self.end == self.buf.len() {
             let grown = self.buf.len() * 2;
             self.buf.resize(grown, 0);
+        } else if self.end < self.chunk {
+            self.buf.truncate(self.chunk);
         }
         while !self.eof && self.end < self.buf.len() {
             let n = match self.input.read(&mut self.buf[self.end..]) {
@@ -539,7 +556,11 @@ impl ArrayPieces for Chunks<'_> {
             let missing = !last && (empty || before == Some(b','));
             let (bad, last) = if missing { (true, true) } else { (bad, last) };
             let trailing = after_comma && empty && !bad;
-            let hand = f.keeps(index) && !trailing && !bad && !last;
+            let keeps = f.keeps(index);
+            if keeps {
+                inner.chunk = HANDED_CHUNK;
+            }
+            let hand = keeps && !trailing && !bad && !last;
             let result = if trailing {
                 f.finish().and(Err(PieceError { error: None, start }))
             } else if hand {
@@ -593,11 +614,9 @@ impl Inner<'_> {
         first: usize,
         start: Pos,
     ) -> Result<usize, PieceError> {
-        let mut next = f.spare();
-        if next.len() < self.buf.len() {
-            next.resize(self.buf.len(), 0);
-        }
         let tail = self.end - at;
+        let mut next = f.spare();
+        next.resize(self.chunk.max(tail), 0);
         next[..tail].copy_from_slice(&self.buf[at..self.end]);
         self.consume(at);
         self.buf[sep] = open;
