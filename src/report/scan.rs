@@ -187,24 +187,19 @@ impl Masks {
                 _mm256_loadu_si256(block.as_ptr().add(32).cast::<__m256i>()),
             )
         };
-        let mask = |fold: bool, byte: u8| {
+        let fold = _mm256_set1_epi8(0x20);
+        let folded = (_mm256_or_si256(lo, fold), _mm256_or_si256(hi, fold));
+        let mask = |(lo, hi): (__m256i, __m256i), byte: u8| {
             let c = _mm256_set1_epi8(byte as i8);
-            let f = |v: __m256i| {
-                if fold {
-                    _mm256_or_si256(v, _mm256_set1_epi8(0x20))
-                } else {
-                    v
-                }
-            };
-            let bits = |v: __m256i| u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(f(v), c)) as u32);
+            let bits = |v: __m256i| u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, c)) as u32);
             bits(lo) | bits(hi) << 32
         };
         Masks {
-            backslash: mask(false, b'\\'),
-            quote: mask(false, b'"'),
-            open: mask(true, b'{'),
-            shut: mask(true, b'}'),
-            comma: mask(false, b','),
+            backslash: mask((lo, hi), b'\\'),
+            quote: mask((lo, hi), b'"'),
+            open: mask(folded, b'{'),
+            shut: mask(folded, b'}'),
+            comma: mask((lo, hi), b','),
         }
     }
 
