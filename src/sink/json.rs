@@ -68,16 +68,20 @@ fn edges_open(graph: &Graph) -> &'static [u8] {
 fn write_items(out: &mut impl Write, graph: &Graph, range: std::ops::Range<usize>) -> io::Result<()> {
     let nodes = graph.nodes.len();
     for i in range {
-        if i < nodes {
-            out.write_all(if i == 0 { b"\n    " } else { b",\n    " })?;
-            serde_json::to_writer(&mut *out, &NodeJson(&graph.nodes[i]))?;
-        } else {
-            if i == nodes {
-                out.write_all(edges_open(graph))?;
-            }
-            out.write_all(if i == nodes { b"\n    " } else { b",\n    " })?;
-            let edge = &graph.edges[i - nodes];
-            serde_json::to_writer(&mut *out, &EdgeJson { edge, graph })?;
+        if i == nodes {
+            out.write_all(edges_open(graph))?;
+        }
+        // The first of each array is not preceded by a comma.
+        out.write_all(if i == 0 || i == nodes { b"\n    " } else { b",\n    " })?;
+        match graph.nodes.get(i) {
+            Some(node) => serde_json::to_writer(&mut *out, &NodeJson(node))?,
+            None => serde_json::to_writer(
+                &mut *out,
+                &EdgeJson {
+                    edge: &graph.edges[i - nodes],
+                    graph,
+                },
+            )?,
         }
     }
     Ok(())
