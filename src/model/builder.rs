@@ -1,11 +1,22 @@
 //! The rules of `docs/graph-rules.md`, applied call by call.
 //!
 //! Rule names in comments (C1, H4, K1…) refer to that document; each rule has
-//! a unit test named after it at the bottom of this file.
+//! a unit test named after it at the bottom of this file. The rules that
+//! read one call (C1–C3, A1, L1, T1, H1–H5) are written once, in [`link`],
+//! over a [`Linker`]: calls handed one by one go straight into the graph
+//! ([`Whole`]); a big report's pieces, parsed on another thread, are planned
+//! there ([`plan`]) and replayed here in report order, for the same graph.
+
+mod link;
+mod plan;
 
 use super::graph::{Edge, EdgeKind, Graph, Node, NodeKind, NodeProps, ProcDetails};
-use super::{rules, Outcome};
+use super::Outcome;
 use crate::report::{ArgRef, Call, CallBuf, CallSink, ProcessInfo};
+pub use link::Planner;
+use link::{handle_key, Linker, Scratch};
+use plan::Op;
+pub use plan::Plan;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -64,8 +75,6 @@ struct ProcState {
     info: ProcessInfo,
     /// P1: the process node, once one of its calls passed C1.
     node: Option<usize>,
-    /// C3: whether [`GraphBuilder::prev`] holds a call of this process.
-    has_prev: bool,
     /// S1: the api node of the previous call that reached `proc-api`.
     last_api: Option<usize>,
 }
@@ -97,12 +106,20 @@ impl Hasher for IndexHasher {
 
 type EdgeMap = HashMap<(EdgeKind, usize, usize), usize, BuildHasherDefault<IndexHasher>>;
 
+/// A piece's node not found in the whole graph yet.
+const UNSEEN: usize = usize::MAX;
+
 pub struct GraphBuilder<'c> {
+    /// The rules that read a call, and what they need.
+    planner: Planner<'c>,
+    /// The graph, and what the rules need of the calls before.
+    whole: Whole<'c>,
+}
+
+/// The graph being built, and the state the rules need across calls: the
+/// [`Linker`] of calls handed one by one, and where pieces are replayed.
+struct Whole<'c> {
     cfg: &'c GraphConfig,
-    /// C1, as a list: four or so names are found faster by comparison than by hashing.
-    categories: Vec<&'c str>,
-    /// M1: the identities (Q3) of the configured ignore list.
-    ignore_modules: Vec<String>,
     graph: Graph,
     /// Node key → index, one map per node kind (looked up by `&str`: no key is built to look).
     nodes: [HashMap<String, usize>; 5],
@@ -115,57 +132,61 @@ pub struct GraphBuilder<'c> {
     /// P1 → M2: lowercased process path → pid (the last visited wins).
     paths: HashMap<String, i64>,
     current: Option<ProcState>,
-    /// C3: the previous call that passed C1 and C2 (reused buffer).
+    /// C3: the previous call of the current process that counted, if any.
     prev: CallBuf,
+    has_prev: bool,
     /// H4: open handle lifetimes of the current process, by address → their node.
     file_lifetimes: HashMap<String, usize>,
     key_lifetimes: HashMap<String, usize>,
     calls_seen: u64,
+    /// The api node of the call being linked, and whether the call made it.
+    api_created: bool,
+    /// The nodes of the piece being replayed → theirs in the graph ([`UNSEEN`] until reached).
+    seen: Vec<usize>,
     /// Edges the current call already counted: one call adds at most 1 to an
     /// edge even when two rules (M2 and T1) produce it.
     touched: Vec<usize>,
-    /// Scratch strings, reused for every call.
-    display: String,
-    api_key: String,
-    module: String,
-    identity: String,
-    address: String,
-    lower: String,
-    hkey: String,
+    scratch: Scratch,
+    /// A handle node's key, being made.
+    key: String,
 }
 
 impl<'c> GraphBuilder<'c> {
     pub fn new(cfg: &'c GraphConfig) -> Self {
         GraphBuilder {
-            cfg,
-            categories: cfg.categories.iter().map(String::as_str).collect(),
-            ignore_modules: cfg.ignore_modules.iter().filter_map(|m| module_identity(m)).collect(),
-            graph: Graph::default(),
-            nodes: Default::default(),
-            edges: EdgeMap::default(),
-            degree: Vec::new(),
-            p1: Vec::new(),
-            listed: HashMap::new(),
-            paths: HashMap::new(),
-            current: None,
-            prev: CallBuf::default(),
-            file_lifetimes: HashMap::new(),
-            key_lifetimes: HashMap::new(),
-            calls_seen: 0,
-            touched: Vec::new(),
-            display: String::new(),
-            api_key: String::new(),
-            module: String::new(),
-            identity: String::new(),
-            address: String::new(),
-            lower: String::new(),
-            hkey: String::new(),
+            planner: Planner {
+                categories: cfg.categories.iter().map(String::as_str).collect(),
+                ignore_modules: cfg.ignore_modules.iter().filter_map(|m| module_identity(m)).collect(),
+                pid: 0,
+                paths: HashMap::new(),
+            },
+            whole: Whole {
+                cfg,
+                graph: Graph::default(),
+                nodes: Default::default(),
+                edges: EdgeMap::default(),
+                degree: Vec::new(),
+                p1: Vec::new(),
+                listed: HashMap::new(),
+                paths: HashMap::new(),
+                current: None,
+                prev: CallBuf::default(),
+                has_prev: false,
+                file_lifetimes: HashMap::new(),
+                key_lifetimes: HashMap::new(),
+                calls_seen: 0,
+                api_created: false,
+                seen: Vec::new(),
+                touched: Vec::new(),
+                scratch: Scratch::default(),
+                key: String::new(),
+            },
         }
     }
 
     /// Number of calls handed to the builder so far.
     pub fn calls_seen(&self) -> u64 {
-        self.calls_seen
+        self.whole.calls_seen
     }
 
     /// Hand one owned call to the builder (as the parser hands a `CallBuf`).
@@ -176,25 +197,136 @@ impl<'c> GraphBuilder<'c> {
     /// The finished graph: a target proc that is a listed process gets its
     /// properties; an empty graph is G1's "empty". A big graph's maps are
     /// freed on a lent core when one is idle.
-    pub fn finish(mut self) -> Outcome {
-        for (i, node) in self.graph.nodes.iter_mut().enumerate() {
+    pub fn finish(self) -> Outcome {
+        let mut w = self.whole;
+        for (i, node) in w.graph.nodes.iter_mut().enumerate() {
             if let NodeProps::Proc { pid, details } = &mut node.props {
-                if !self.p1[i] {
-                    if let Some(info) = self.listed.get(pid) {
+                if !w.p1[i] {
+                    if let Some(info) = w.listed.get(pid) {
                         *details = Some(details_of(info));
                     }
                 }
             }
         }
-        if self.graph.is_big() {
+        if w.graph.is_big() {
             // Its maps hold a key for every node: freed beside the output.
-            crate::report::drop_beside((std::mem::take(&mut self.nodes), std::mem::take(&mut self.edges)));
+            crate::report::drop_beside((std::mem::take(&mut w.nodes), std::mem::take(&mut w.edges)));
         }
-        if self.graph.nodes.is_empty() {
+        if w.graph.nodes.is_empty() {
             Outcome::Empty
         } else {
-            Outcome::Built(self.graph)
+            Outcome::Built(w.graph)
         }
+    }
+}
+
+impl Whole<'_> {
+    /// Replay a piece's plan (the current process's next calls) in order,
+    /// without the ops in `skip`.
+    fn replay(&mut self, plan: &Plan, skip: Option<(usize, usize)>) {
+        let mut seen = std::mem::take(&mut self.seen);
+        seen.clear();
+        seen.resize(plan.nodes.len(), UNSEEN);
+        let mut api = None;
+        for (at, op) in plan.ops.iter().enumerate() {
+            if skip.is_some_and(|(from, to)| (from..to).contains(&at)) {
+                continue;
+            }
+            match *op {
+                Op::P1 => Linker::p1(self),
+                Op::Close { address, key_only } => Linker::close(self, plan.str(address), key_only),
+                Op::Api { node } => {
+                    self.touched.clear();
+                    let (at, created) = self.reach(plan, node, &mut seen);
+                    self.api_created = created;
+                    api = Some((at, node));
+                }
+                Op::Edge { kind, from, to, call } => {
+                    let (from, _) = self.reach(plan, from, &mut seen);
+                    let (to, _) = self.reach(plan, to, &mut seen);
+                    let call = (call != plan::NONE).then(|| &plan.kept[call as usize]);
+                    self.edge(kind, from, to, call);
+                }
+                Op::Path { node, path } => {
+                    let (at, _) = self.reach(plan, node, &mut seen);
+                    Linker::path(self, at, plan.str(path));
+                }
+                Op::Keep { linked } => {
+                    if let Some((at, local)) = api.take() {
+                        if !self.kept(at, linked) {
+                            seen[local as usize] = UNSEEN;
+                        }
+                    }
+                }
+            }
+        }
+        self.seen = seen;
+    }
+
+    /// K1: keep the call's api node when the call linked it or it has an
+    /// edge already (then `proc-api`, and S1), else undo it if the call
+    /// made it (then `false`).
+    fn kept(&mut self, api: usize, linked: bool) -> bool {
+        let Some(state) = self.current.as_mut() else {
+            return true;
+        };
+        let (Some(proc_node), true) = (state.node, linked || self.degree[api] > 0) else {
+            if self.api_created {
+                self.remove_last_node(api);
+                return false;
+            }
+            return true;
+        };
+        // S1
+        let prev = state.last_api.replace(api);
+        self.edge(EdgeKind::ProcApi, proc_node, api, None);
+        if self.cfg.sequence_edges {
+            if let Some(prev) = prev {
+                self.edge(EdgeKind::ApiApi, prev, api, None);
+            }
+        }
+        true
+    }
+
+    /// The graph's node for the plan's node `local`, found (or made) when the
+    /// replay first reaches it; whether this made it.
+    fn reach(&mut self, plan: &Plan, local: u32, seen: &mut [usize]) -> (usize, bool) {
+        let at = seen[local as usize];
+        if at != UNSEEN {
+            return (at, false);
+        }
+        let node = &plan.nodes[local as usize];
+        let made = |w: &mut Self| w.node(node.kind, plan.str(node.key), || plan.props(node));
+        let (at, created) = match node.lifetime {
+            Some(address) => self.lifetime(node.kind, plan.str(address), made),
+            None => made(self),
+        };
+        seen[local as usize] = at;
+        (at, created)
+    }
+
+    /// H4: the lifetime open for `address`, else the node `made` (whose
+    /// lifetime it opens); whether this made it.
+    fn lifetime(
+        &mut self,
+        kind: NodeKind,
+        address: &str,
+        made: impl FnOnce(&mut Self) -> (usize, bool),
+    ) -> (usize, bool) {
+        let lifetimes = match kind {
+            NodeKind::FileHandle => &self.file_lifetimes,
+            _ => &self.key_lifetimes,
+        };
+        if let Some(&at) = lifetimes.get(address) {
+            return (at, false);
+        }
+        let made = made(self);
+        let lifetimes = match kind {
+            NodeKind::FileHandle => &mut self.file_lifetimes,
+            _ => &mut self.key_lifetimes,
+        };
+        lifetimes.insert(address.to_owned(), made.0);
+        made
     }
 
     fn node(&mut self, kind: NodeKind, key: &str, make: impl FnOnce() -> NodeProps) -> (usize, bool) {
@@ -223,10 +355,11 @@ impl<'c> GraphBuilder<'c> {
         }
     }
 
-    /// Add one call's worth to the edge `(kind, from, to)`. Self-loops are dropped.
-    fn edge(&mut self, kind: EdgeKind, from: usize, to: usize, call: Option<&CallBuf>) -> bool {
+    /// Add one call's worth to the edge `(kind, from, to)`; a new edge keeps
+    /// the arguments of `call`. Self-loops are dropped.
+    fn edge(&mut self, kind: EdgeKind, from: usize, to: usize, call: Option<&CallBuf>) {
         if from == to {
-            return false;
+            return;
         }
         match self.edges.get(&(kind, from, to)) {
             Some(&e) => {
@@ -236,6 +369,10 @@ impl<'c> GraphBuilder<'c> {
                 }
             }
             None => {
+                debug_assert!(
+                    call.is_some() || matches!(kind, EdgeKind::ProcApi | EdgeKind::ApiApi),
+                    "a new {kind:?} edge without its call"
+                );
                 let args = call.map(edge_args).unwrap_or_default();
                 self.touched.push(self.graph.edges.len());
                 self.edges.insert((kind, from, to), self.graph.edges.len());
@@ -250,7 +387,6 @@ impl<'c> GraphBuilder<'c> {
                 self.degree[to] += 1;
             }
         }
-        true
     }
 
     fn proc_node(&mut self, pid: i64) -> usize {
@@ -259,304 +395,178 @@ impl<'c> GraphBuilder<'c> {
         self.node(NodeKind::Proc, key, || NodeProps::Proc { pid, details: None })
             .0
     }
+}
 
-    /// Apply the rules to one call; `true` when it becomes C3's previous call
-    /// (the caller then keeps it in `self.prev`).
-    fn handle_call(&mut self, call: &CallBuf) -> bool {
-        let Some(state) = self.current.as_mut() else {
-            return false;
-        };
-        let pid = state.info.pid;
+/// Calls handed one by one go straight to the graph.
+impl Linker for Whole<'_> {
+    type Node = usize;
 
-        // C1
-        if !rules::listed(&self.categories, call) {
-            return false;
-        }
-        // P1
-        let proc_node = match state.node {
-            Some(n) => n,
-            None => {
-                let info = state.info.clone();
-                let n = self.proc_node(pid);
-                self.graph.nodes[n].props = NodeProps::Proc {
-                    pid,
-                    details: Some(details_of(&info)),
-                };
-                self.p1[n] = true;
-                if let Some(path) = info.path.as_deref().filter(|p| !p.is_empty()) {
-                    self.paths.insert(path.to_lowercase(), pid);
-                }
-                let Some(state) = self.current.as_mut() else {
-                    return false;
-                };
-                state.node = Some(n);
-                n
-            }
-        };
-        // C2
-        if rules::failed(call) {
-            return false;
-        }
-        // C3
-        let Some(state) = self.current.as_mut() else {
-            return false;
-        };
-        if state.has_prev && rules::repeats(&self.prev, call) {
-            return false;
-        }
-        state.has_prev = true;
-        self.link_call(call, pid, proc_node);
-        true
+    fn prev(&self) -> Option<&CallBuf> {
+        self.has_prev.then_some(&self.prev)
     }
 
-    /// The rules after C3, for a call that counts.
-    fn link_call(&mut self, call: &CallBuf, pid: i64, proc_node: usize) {
-        // H5: NtClose links nothing and ends the lifetimes of its handle value.
-        if call.api() == "NtClose" {
-            if let Some(h) = call.arg("handle") {
-                if address_into(h, &mut self.address) {
-                    self.file_lifetimes.remove(self.address.as_str());
-                    self.key_lifetimes.remove(self.address.as_str());
-                }
-            }
+    fn scratch(&mut self) -> &mut Scratch {
+        &mut self.scratch
+    }
+
+    fn p1(&mut self) {
+        let Some(info) = self
+            .current
+            .as_ref()
+            .filter(|s| s.node.is_none())
+            .map(|s| s.info.clone())
+        else {
             return;
-        }
-
-        display_into(call, &mut self.display);
-        lower_into(&self.display, &mut self.api_key);
-        let api_key = std::mem::take(&mut self.api_key);
-        let display = std::mem::take(&mut self.display);
-        let (api, created) = self.node(NodeKind::Api, &api_key, || NodeProps::Api {
-            name: display.clone(),
-            api: call.api().to_owned(),
-            category: call.category().to_owned(),
-        });
-        self.api_key = api_key;
-        self.display = display;
-        let mut linked = false;
-
-        // L1
-        if let Some(arg) = loader_arg(call.api()) {
-            text_into(call.arg(arg), &mut self.lower);
-            lower_into(&self.lower, &mut self.module);
-            linked |= self.link_module(call, api, proc_node, pid);
-        }
-        // T1: any `process_identifier` counts for K1; only a real process id
-        // (Q1) of a call that acts on a process (Q2) makes a target.
-        if let Some(target) = call.arg("process_identifier") {
-            linked = true;
-            if let Some(target) = process_target(target).filter(|_| !is_enumeration(call.api())) {
-                if target == pid {
-                    self.edge(EdgeKind::ApiProc, api, proc_node, Some(call));
-                } else {
-                    let t = self.proc_node(target);
-                    self.edge(EdgeKind::ApiNproc, api, t, Some(call));
-                }
-            }
-        }
-        // H1
-        for (name, value) in call.args() {
-            let kind = match name {
-                "file_handle" => HandleKind::File,
-                "key_handle" => HandleKind::Key,
-                _ => continue,
-            };
-            linked |= self.link_handle(call, api, pid, kind, value);
-        }
-        // H5: RegCloseKey ends the key-handle lifetime after linking it.
-        if call.api() == "RegCloseKey" {
-            if let Some(h) = call.arg("key_handle") {
-                if address_into(h, &mut self.address) {
-                    self.key_lifetimes.remove(self.address.as_str());
-                }
-            }
-        }
-
-        // K1
-        if linked || self.degree[api] > 0 {
-            self.edge(EdgeKind::ProcApi, proc_node, api, None);
-            // S1
-            let Some(state) = self.current.as_mut() else {
-                return;
-            };
-            let prev = state.last_api.replace(api);
-            if self.cfg.sequence_edges {
-                if let Some(prev) = prev {
-                    self.edge(EdgeKind::ApiApi, prev, api, None);
-                }
-            }
-        } else if created {
-            self.remove_last_node(api);
-        }
-    }
-
-    /// L1 (M1–M3): link a loader call to the module (and process) it reaches;
-    /// the lowercased module string is in `self.module`.
-    fn link_module(&mut self, call: &CallBuf, api: usize, proc_node: usize, pid: i64) -> bool {
-        let module = std::mem::take(&mut self.module);
-        let mut identity = std::mem::take(&mut self.identity);
-        identity.clear();
-        identity.push_str(&module);
-        let has_identity = identity_in_place(&mut identity, 0);
-        let linked = self.link_module_named(call, api, (proc_node, pid), &module, has_identity.then_some(&*identity));
-        self.module = module;
-        self.identity = identity;
-        linked
-    }
-
-    /// L1 for the module string `module` (lowercased) and its identity (Q3).
-    fn link_module_named(
-        &mut self,
-        call: &CallBuf,
-        api: usize,
-        (proc_node, pid): (usize, i64),
-        module: &str,
-        identity: Option<&str>,
-    ) -> bool {
-        // M1, by identity (Q3).
-        if identity.is_some_and(|id| self.ignore_modules.iter().any(|m| m == id)) {
-            return false;
-        }
-        let mut linked = false;
-        // M2
-        if let Some(&owner) = self.paths.get(module) {
-            if owner == pid {
-                linked |= self.edge(EdgeKind::ApiProc, api, proc_node, Some(call));
-            } else {
-                let t = self.proc_node(owner);
-                linked |= self.edge(EdgeKind::ApiNproc, api, t, Some(call));
-            }
-        }
-        // M3, keyed by the module's identity (Q3).
-        if let Some(identity) = identity {
-            let (m, _) = self.node(NodeKind::Module, identity, || NodeProps::Module {
-                name: identity.to_owned(),
-                address: call.arg("module_address").and_then(address_of_arg),
-            });
-            linked |= if call.api() == "LdrGetProcedureAddress" {
-                self.edge(EdgeKind::ModuleApi, m, api, Some(call))
-            } else {
-                self.edge(EdgeKind::ApiModule, api, m, Some(call))
-            };
-        }
-        linked
-    }
-
-    /// H1–H4: link a call to the handle node its argument refers to.
-    fn link_handle(&mut self, call: &CallBuf, api: usize, pid: i64, kind: HandleKind, value: ArgRef<'_>) -> bool {
-        if !address_into(value, &mut self.address) {
-            return false;
-        }
-        let path_args: [&str; 2] = match kind {
-            HandleKind::File => ["filepath", "dirpath"],
-            HandleKind::Key => ["regkey", "path"],
         };
-        let path: Option<&str> = path_args
-            .iter()
-            .find_map(|a| call.arg(a).and_then(|v| v.as_str()).filter(|p| !p.is_empty()));
-        // N1 on the call's own path, else the address.
-        lower_into(path.unwrap_or(&self.address), &mut self.lower);
-        if !passes_n1(&self.lower) {
-            return false;
+        let n = self.proc_node(info.pid);
+        self.graph.nodes[n].props = NodeProps::Proc {
+            pid: info.pid,
+            details: Some(details_of(&info)),
+        };
+        self.p1[n] = true;
+        if let Some(path) = own_path(&info) {
+            self.paths.insert(path, info.pid);
         }
+        if let Some(state) = self.current.as_mut() {
+            state.node = Some(n);
+        }
+    }
+
+    fn close(&mut self, address: &str, key_only: bool) {
+        if !key_only {
+            self.file_lifetimes.remove(address);
+        }
+        self.key_lifetimes.remove(address);
+    }
+
+    fn api(&mut self, key: &str, name: &str, api: &str, category: &str) -> usize {
+        self.touched.clear();
+        let (n, created) = self.node(NodeKind::Api, key, || NodeProps::Api {
+            name: name.to_owned(),
+            api: api.to_owned(),
+            category: category.to_owned(),
+        });
+        self.api_created = created;
+        n
+    }
+
+    fn proc(&mut self, pid: i64) -> usize {
+        self.proc_node(pid)
+    }
+
+    fn module(&mut self, identity: &str, call: &CallBuf) -> usize {
+        self.node(NodeKind::Module, identity, || NodeProps::Module {
+            name: identity.to_owned(),
+            address: call.arg("module_address").and_then(address_of_arg),
+        })
+        .0
+    }
+
+    fn handle(&mut self, kind: HandleKind, address: &str, lower: &str, path: Option<&str>, pid: i64) -> usize {
         let node_kind = match kind {
             HandleKind::File => NodeKind::FileHandle,
             HandleKind::Key => NodeKind::KeyHandle,
         };
-        // `self.lower` now becomes the lowercased path (empty when none).
-        match path {
-            Some(p) => lower_into(p, &mut self.lower),
-            None => self.lower.clear(),
-        }
-        let address = std::mem::take(&mut self.address);
-        let mut hkey = std::mem::take(&mut self.hkey);
-        let make = || NodeProps::Handle {
-            address: address.clone(),
-            path: path.map(str::to_owned),
-            pid,
+        let null = is_null_address(address);
+        let made = |w: &mut Self| {
+            let mut key = std::mem::take(&mut w.key);
+            handle_key(&mut key, pid, if null { "" } else { address }, lower);
+            let made = w.node(node_kind, &key, || NodeProps::Handle {
+                address: address.to_owned(),
+                path: path.map(str::to_owned),
+                pid,
+            });
+            w.key = key;
+            made
         };
-        let node = if is_null_address(&address) {
-            // H3: keyed by the path (N1 guaranteed there is one).
-            hkey.clear();
-            let _ = write!(hkey, "{pid}:|{}", self.lower);
-            self.node(node_kind, &hkey, make).0
+        if null {
+            made(self).0
         } else {
-            // H4: the open lifetime of this value, or a new one.
-            let lifetimes = match kind {
-                HandleKind::File => &self.file_lifetimes,
-                HandleKind::Key => &self.key_lifetimes,
-            };
-            match lifetimes.get(address.as_str()).copied() {
-                Some(n) => n,
-                None => {
-                    hkey.clear();
-                    let _ = write!(hkey, "{pid}:{address}|{}", self.lower);
-                    let (n, _) = self.node(node_kind, &hkey, make);
-                    let lifetimes = match kind {
-                        HandleKind::File => &mut self.file_lifetimes,
-                        HandleKind::Key => &mut self.key_lifetimes,
-                    };
-                    lifetimes.insert(address.clone(), n);
-                    n
-                }
-            }
-        };
-        self.address = address;
-        self.hkey = hkey;
-        // H1: the node's path is the first one any of its calls carried.
-        if let (
-            NodeProps::Handle {
-                path: node_path @ None, ..
-            },
-            Some(p),
-        ) = (&mut self.graph.nodes[node].props, path)
-        {
-            *node_path = Some(p.to_owned());
+            self.lifetime(node_kind, address, made).0
         }
-        // H2 (with Q4: deleting writes)
-        let inward = ["open", "set", "write", "create", "delete"]
-            .iter()
-            .any(|w| self.api_key.contains(w));
-        let edge = match (kind, inward) {
-            (HandleKind::File, true) => (EdgeKind::ApiFileHandle, api, node),
-            (HandleKind::File, false) => (EdgeKind::FileHandleApi, node, api),
-            (HandleKind::Key, true) => (EdgeKind::ApiKeyHandle, api, node),
-            (HandleKind::Key, false) => (EdgeKind::KeyHandleApi, node, api),
-        };
-        self.edge(edge.0, edge.1, edge.2, Some(call))
+    }
+
+    fn path(&mut self, node: usize, path: &str) {
+        if let NodeProps::Handle { path: p @ None, .. } = &mut self.graph.nodes[node].props {
+            *p = Some(path.to_owned());
+        }
+    }
+
+    fn edge(&mut self, kind: EdgeKind, from: usize, to: usize, call: &CallBuf, _: u32) -> bool {
+        Whole::edge(self, kind, from, to, Some(call));
+        false
+    }
+
+    fn keep(&mut self, api: usize, linked: bool) {
+        self.kept(api, linked);
+    }
+
+    fn counted(&mut self, call: &mut CallBuf, _: bool, _: bool) {
+        // The old buffer goes back to the parser.
+        std::mem::swap(&mut self.prev, call);
+        self.has_prev = true;
     }
 }
 
-impl CallSink for GraphBuilder<'_> {
+/// P1 → M2: the process's path as M2 compares it, when it has one.
+fn own_path(info: &ProcessInfo) -> Option<String> {
+    info.path.as_deref().filter(|p| !p.is_empty()).map(str::to_lowercase)
+}
+
+impl<'c> CallSink for GraphBuilder<'c> {
+    type Piece = Plan;
+    type Planner = Planner<'c>;
+
     fn begin_process(&mut self, process: &ProcessInfo) {
-        self.listed.insert(process.pid, process.clone());
-        self.current = Some(ProcState {
+        let w = &mut self.whole;
+        w.listed.insert(process.pid, process.clone());
+        w.current = Some(ProcState {
             info: process.clone(),
             node: None,
-            has_prev: false,
             last_api: None,
         });
-        self.file_lifetimes.clear();
-        self.key_lifetimes.clear();
+        w.has_prev = false;
+        w.file_lifetimes.clear();
+        w.key_lifetimes.clear();
+        // M2 as this process's calls see it (its own path from its P1 on).
+        self.planner.pid = process.pid;
+        self.planner.paths.clone_from(&w.paths);
+        if let Some(path) = own_path(process) {
+            self.planner.paths.insert(path, process.pid);
+        }
     }
 
     fn call(&mut self, call: &mut CallBuf) -> Result<(), String> {
-        self.calls_seen += 1;
-        self.touched.clear();
-        if self.handle_call(call) {
-            // C3: this call is the previous one now; its buffer is kept, the
-            // old one goes back to the parser.
-            std::mem::swap(&mut self.prev, call);
+        self.whole.calls_seen += 1;
+        self.planner.call(call, &mut self.whole);
+        Ok(())
+    }
+
+    fn planner(&self) -> Planner<'c> {
+        self.planner.clone()
+    }
+
+    fn piece(&mut self, _: &mut [CallBuf], piece: &mut Plan) -> Result<(), (usize, String)> {
+        let w = &mut self.whole;
+        w.calls_seen += piece.calls as u64;
+        // C3: the piece's first call was planned not knowing the call before it.
+        let skip = piece
+            .first
+            .filter(|_| w.has_prev && super::rules::repeats(&w.prev, &piece.first_call));
+        w.replay(piece, skip);
+        if let Some(prev) = piece.prev_mut() {
+            std::mem::swap(prev, &mut w.prev);
+            w.has_prev = true;
         }
         Ok(())
     }
 
     fn end_process(&mut self) {
-        self.current = None;
+        self.whole.current = None;
     }
 
     fn uncompared_fields(&self) -> &'static [&'static str] {
-        rules::UNCOMPARED
+        super::rules::UNCOMPARED
     }
 }
 

@@ -3,7 +3,9 @@
 //!
 //! Nothing here does I/O. The builder is a [`CallSink`](crate::report::CallSink):
 //! the report parser pushes calls into it, and [`GraphBuilder::finish`]
-//! returns the [`Graph`] with nodes and edges in first-insertion order.
+//! returns the [`Graph`] with nodes and edges in first-insertion order. A
+//! big report's calls come in pieces parsed on another thread: the builder's
+//! planner reads each call there, and the builder replays the plans in order.
 //! Every graph rule of `docs/graph-rules.md` lives here, including which
 //! calls count at all (C1–C3, in `rules`); the parser only reads and
 //! normalises. The output views ([`SampleView`], [`IocsView`]) are here too:

@@ -9,9 +9,10 @@
 //! each piece goes into a queue in the buffer it was read into (the reader
 //! goes on in a spare one; only a piece that ends an array or fails the
 //! scan is copied); a helper thread (and this one, when
-//! it would otherwise wait) parses it into owned, normalised [`CallBuf`]s,
-//! and this thread hands them to the sink in report order, so the graph is
-//! built as the sequential reader builds it. A window of a few pieces is in
+//! it would otherwise wait) parses it, handing each normalised call to the
+//! sink's planner there ([`super::PlanPieces`]), and this thread hands each
+//! piece's plan (and the calls the planner kept for the sink) to the sink in
+//! report order, so the graph is built as the sequential reader builds it. A window of a few pieces is in
 //! flight, so memory stays bounded.
 //!
 //! Errors are the sequential reader's: a piece that fails (in the parser or
@@ -235,10 +236,20 @@ impl Replay {
     }
 }
 
-/// Parses a piece of calls into buffers: false when it fails (the calls
-/// before the error are in the buffers).
-pub(crate) trait ParsePiece: Fn(&[u8], &mut PieceScratch, &mut Vec<CallBuf>) -> bool + Sync {}
-impl<F: Fn(&[u8], &mut PieceScratch, &mut Vec<CallBuf>) -> bool + Sync> ParsePiece for F {}
+/// Parses a piece of calls and plans them into a `Q` (the sink's
+/// [`Piece`](super::CallSink::Piece)), with the calls the sink wants in
+/// the buffers: the number of calls read, `Err` with those read before the
+/// error when it fails.
+pub(crate) trait ParsePiece<Q>:
+    Fn(&[u8], &mut PieceScratch, &mut Vec<CallBuf>, &mut Q) -> Result<usize, usize> + Sync
+{
+}
+impl<Q, F: Fn(&[u8], &mut PieceScratch, &mut Vec<CallBuf>, &mut Q) -> Result<usize, usize> + Sync> ParsePiece<Q> for F {}
+
+/// Takes a parsed piece's calls and plan, in order: the index of the call
+/// where it stopped and its message.
+pub(crate) trait TakePiece<C, Q>: FnMut(&mut C, &mut [CallBuf], &mut Q) -> Result<(), (usize, String)> {}
+impl<C, Q, F: FnMut(&mut C, &mut [CallBuf], &mut Q) -> Result<(), (usize, String)>> TakePiece<C, Q> for F {}
 
 /// Reads a piece on this thread as the sequential reader does: its text,
 /// the index of its first element, and for a piece that failed on a helper,
@@ -252,14 +263,14 @@ impl<C, F: FnMut(&mut C, &[u8], usize, Option<Replay>) -> Result<usize, serde_js
 
 /// Take the array `arrays` is at: its pieces are read on this thread with
 /// `sequential` until a core is lent, then (from the next piece to the end
-/// of the array) parsed with `parse` on helpers and here, their calls handed
-/// to `sink` (with `ctx`) in order. A piece that failed on a helper is read
-/// again with `sequential`, for the sequential reader's error.
-pub(crate) fn run<C>(
+/// of the array) parsed (and planned) with `parse` on helpers and here,
+/// handed to `sink` (with `ctx`) in order. A piece that failed on a helper
+/// is read again with `sequential`, for the sequential reader's error.
+pub(crate) fn run<C, Q: Default + Send>(
     arrays: &dyn ArrayPieces,
     ctx: &mut C,
-    parse: impl ParsePiece,
-    sink: impl FnMut(&mut C, &mut CallBuf) -> Result<(), String>,
+    parse: impl ParsePiece<Q>,
+    sink: impl TakePiece<C, Q>,
     sequential: impl ReadPiece<C>,
 ) -> Option<Result<(), String>> {
     let shared = Shared {
@@ -294,9 +305,9 @@ pub(crate) fn run<C>(
 }
 
 /// Closes the queue when dropped: helpers waiting on it return.
-struct Close<'a, P>(&'a Shared<P>);
+struct Close<'a, P, Q>(&'a Shared<P, Q>);
 
-impl<P> Drop for Close<'_, P> {
+impl<P, Q> Drop for Close<'_, P, Q> {
     fn drop(&mut self) {
         let mut queue = self.0.queue.lock().unwrap_or_else(|e| e.into_inner());
         queue.closed = true;
@@ -306,32 +317,51 @@ impl<P> Drop for Close<'_, P> {
 
 /// A piece in the queue: `text[span]`, in a buffer of its own (a copy,
 /// or the buffer the reader read it into).
-struct Slot {
+struct Slot<Q> {
     text: Vec<u8>,
     span: Range<usize>,
-    state: State,
+    state: State<Q>,
 }
 
-enum State {
+enum State<Q> {
     Queued,
     Parsing,
-    Done { calls: Vec<CallBuf>, ok: bool },
+    /// Parsed: `read` calls (all of them when `ok`).
+    Done {
+        calls: Vec<CallBuf>,
+        piece: Q,
+        read: usize,
+        ok: bool,
+    },
 }
 
-#[derive(Default)]
-struct Queue {
+struct Queue<Q> {
     /// The pieces in flight, in report order; the first is piece `front`.
-    slots: VecDeque<Slot>,
+    slots: VecDeque<Slot<Q>>,
     front: usize,
     closed: bool,
     /// Buffers handed back, for the next pieces.
     spare_calls: Vec<Vec<CallBuf>>,
     spare_text: Vec<Vec<u8>>,
+    spare_pieces: Vec<Q>,
 }
 
-impl Queue {
+impl<Q> Default for Queue<Q> {
+    fn default() -> Self {
+        Queue {
+            slots: VecDeque::new(),
+            front: 0,
+            closed: false,
+            spare_calls: Vec::new(),
+            spare_text: Vec::new(),
+            spare_pieces: Vec::new(),
+        }
+    }
+}
+
+impl<Q: Default> Queue<Q> {
     /// Take the first queued piece to parse.
-    fn take_queued(&mut self) -> Option<Taken> {
+    fn take_queued(&mut self) -> Option<Taken<Q>> {
         let i = self.slots.iter().position(|s| matches!(s.state, State::Queued))?;
         let slot = &mut self.slots[i];
         slot.state = State::Parsing;
@@ -340,60 +370,67 @@ impl Queue {
             text: std::mem::take(&mut slot.text),
             span: slot.span.clone(),
             calls: self.spare_calls.pop().unwrap_or_default(),
+            piece: self.spare_pieces.pop().unwrap_or_default(),
         })
     }
 
-    fn done(&mut self, n: usize, text: Vec<u8>, calls: Vec<CallBuf>, ok: bool) {
+    fn done(&mut self, n: usize, text: Vec<u8>, calls: Vec<CallBuf>, piece: Q, read: Result<usize, usize>) {
         let slot = &mut self.slots[n - self.front];
         slot.text = text;
-        slot.state = State::Done { calls, ok };
+        let (read, ok) = match read {
+            Ok(n) => (n, true),
+            Err(n) => (n, false),
+        };
+        slot.state = State::Done { calls, piece, read, ok };
     }
 }
 
 /// A piece taken from the queue to parse: its number, its text
-/// (`text[span]`) and the buffers for its calls.
-struct Taken {
+/// (`text[span]`) and the buffers for its calls and their plan.
+struct Taken<Q> {
     n: usize,
     text: Vec<u8>,
     span: Range<usize>,
     calls: Vec<CallBuf>,
+    piece: Q,
 }
 
-struct Shared<P> {
-    queue: Mutex<Queue>,
+struct Shared<P, Q> {
+    queue: Mutex<Queue<Q>>,
     moved: Condvar,
     parse: P,
 }
 
-impl<P> Shared<P> {
-    fn lock(&self) -> MutexGuard<'_, Queue> {
+impl<P, Q> Shared<P, Q> {
+    fn lock(&self) -> MutexGuard<'_, Queue<Q>> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Say that the queue (locked as `queue`) changed: wake the threads waiting.
-    fn moved(&self, queue: MutexGuard<'_, Queue>) {
+    fn moved(&self, queue: MutexGuard<'_, Queue<Q>>) {
         drop(queue);
         self.moved.notify_all();
     }
 
     /// Wait until the queue changes.
-    fn wait<'q>(&'q self, queue: MutexGuard<'q, Queue>) -> MutexGuard<'q, Queue> {
+    fn wait<'q>(&'q self, queue: MutexGuard<'q, Queue<Q>>) -> MutexGuard<'q, Queue<Q>> {
         self.moved.wait(queue).unwrap_or_else(|e| e.into_inner())
     }
 }
 
-impl<P: ParsePiece> Shared<P> {
+impl<P: ParsePiece<Q>, Q: Default> Shared<P, Q> {
     /// Parse piece `n` (taken from the queue) and put it back done.
-    fn parse_taken(&self, scratch: &mut PieceScratch, taken: Taken) {
+    fn parse_taken(&self, scratch: &mut PieceScratch, taken: Taken<Q>) {
         let Taken {
             n,
             text,
             span,
             mut calls,
+            mut piece,
         } = taken;
-        let ok = (self.parse)(&text[span], scratch, &mut calls);
+        let read = (self.parse)(&text[span], scratch, &mut calls, &mut piece);
         let mut queue = self.lock();
-        queue.done(n, text, calls, ok);
+        queue.done(n, text, calls, piece, read);
         self.moved(queue);
     }
 
@@ -421,8 +458,8 @@ impl<P: ParsePiece> Shared<P> {
 
 /// The reading thread's side: read pieces here until a core is lent; then
 /// queue them, and hand parsed ones to the sink.
-struct Fanned<'scope, 'env, C, P, K, R> {
-    shared: &'env Shared<P>,
+struct Fanned<'scope, 'env, C, P, Q, K, R> {
+    shared: &'env Shared<P, Q>,
     scope: &'scope std::thread::Scope<'scope, 'env>,
     /// The cores lent to this array, once there are some.
     lent: Option<Lent>,
@@ -437,10 +474,11 @@ struct Fanned<'scope, 'env, C, P, K, R> {
     scratch: Option<PieceScratch>,
 }
 
-impl<'scope, 'env, C, P, K, R> Fanned<'scope, 'env, C, P, K, R>
+impl<'scope, 'env, C, P, Q, K, R> Fanned<'scope, 'env, C, P, Q, K, R>
 where
-    P: ParsePiece,
-    K: FnMut(&mut C, &mut CallBuf) -> Result<(), String>,
+    P: ParsePiece<Q>,
+    Q: Default + Send,
+    K: TakePiece<C, Q>,
     R: ReadPiece<C>,
 {
     /// Borrow the cores lent, if any, and start helpers on them: the pieces
@@ -516,31 +554,33 @@ where
     }
 
     /// Hand a parsed piece's calls to the sink, and its buffers back.
-    fn hand_over(&mut self, slot: Slot) -> Result<(), PieceError> {
+    fn hand_over(&mut self, slot: Slot<Q>) -> Result<(), PieceError> {
         let start = self.starts.pop_front().unwrap_or(Pos { line: 1, col: 0 });
-        let State::Done { mut calls, ok } = slot.state else {
+        let State::Done {
+            mut calls,
+            mut piece,
+            read,
+            ok,
+        } = slot.state
+        else {
             return Ok(());
         };
-        for (j, call) in calls.iter_mut().enumerate() {
-            if let Err(fail) = (self.sink)(self.ctx, call) {
-                let replay = Replay {
-                    skip: j,
-                    fail: Some(fail),
-                };
-                return Err(self.replayed(&slot.text[slot.span], start, replay));
-            }
-        }
-        if !ok {
+        if let Err((j, fail)) = (self.sink)(self.ctx, &mut calls, &mut piece) {
             let replay = Replay {
-                skip: calls.len(),
-                fail: None,
+                skip: j,
+                fail: Some(fail),
             };
             return Err(self.replayed(&slot.text[slot.span], start, replay));
         }
-        self.index += calls.len();
+        if !ok {
+            let replay = Replay { skip: read, fail: None };
+            return Err(self.replayed(&slot.text[slot.span], start, replay));
+        }
+        self.index += read;
         let mut queue = self.shared.lock();
         queue.spare_calls.push(calls);
         queue.spare_text.push(slot.text);
+        queue.spare_pieces.push(piece);
         Ok(())
     }
 
@@ -556,10 +596,11 @@ where
     }
 }
 
-impl<C, P, K, R> PieceParser for Fanned<'_, '_, C, P, K, R>
+impl<C, P, Q, K, R> PieceParser for Fanned<'_, '_, C, P, Q, K, R>
 where
-    P: ParsePiece,
-    K: FnMut(&mut C, &mut CallBuf) -> Result<(), String>,
+    P: ParsePiece<Q>,
+    Q: Default + Send,
+    K: TakePiece<C, Q>,
     R: ReadPiece<C>,
 {
     fn keeps(&mut self, first: usize) -> bool {

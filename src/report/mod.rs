@@ -86,17 +86,58 @@ impl Call {
 /// calls), then `call` for each of its calls in order, then `end_process`.
 /// An `Err` from `call` aborts the report with that message at the call's
 /// place in the JSON.
+///
+/// A big report's calls may instead come in pieces parsed on another
+/// thread ([`fanout`]): there the sink's [`CallSink::Planner`] makes a
+/// [`CallSink::Piece`] of each piece's calls, and [`CallSink::piece`]
+/// takes both here, in report order.
 pub trait CallSink {
+    /// What a piece of calls becomes beside its parsing.
+    type Piece: Default + Send;
+    /// Makes pieces, on any thread.
+    type Planner: PlanPieces<Self::Piece>;
+
     fn begin_process(&mut self, process: &ProcessInfo);
     /// One call, normalised. The record is the sink's to keep or swap with
     /// one of its own (the parser fills whatever buffer it gets back; it
     /// reuses the buffers' capacity, so parsing does not allocate per call).
     fn call(&mut self, call: &mut CallBuf) -> Result<(), String>;
+    /// The planner of the current process's pieces.
+    fn planner(&self) -> Self::Planner;
+    /// The next calls of the current process, parsed on another thread:
+    /// what the planner made of them, and those it handed over. An `Err`
+    /// names the call (its index in `calls`) where the sink stopped, with
+    /// the message `call` would give.
+    fn piece(&mut self, calls: &mut [CallBuf], piece: &mut Self::Piece) -> Result<(), (usize, String)> {
+        let _ = piece;
+        for (j, call) in calls.iter_mut().enumerate() {
+            self.call(call).map_err(|e| (j, e))?;
+        }
+        Ok(())
+    }
     /// The call fields the sink never compares (rule C3's policy, which the
     /// sink owns): the parser skips them instead of keeping them in the
     /// `CallBuf`.
     fn uncompared_fields(&self) -> &'static [&'static str];
     fn end_process(&mut self);
+}
+
+/// Plans pieces of calls for a [`CallSink`], on the thread that parses them.
+pub trait PlanPieces<P>: Sync {
+    /// A piece starts.
+    fn begin(&self, piece: &mut P);
+    /// The piece's next call, parsed. The buffer is the planner's to keep
+    /// or swap with one of its own; `true` when the sink wants the call
+    /// itself, in the calls [`CallSink::piece`] gets.
+    fn call(&self, call: &mut CallBuf, piece: &mut P) -> bool;
+}
+
+/// A sink that plans nothing: it takes its pieces' calls one by one.
+impl PlanPieces<()> for () {
+    fn begin(&self, _: &mut ()) {}
+    fn call(&self, _: &mut CallBuf, _: &mut ()) -> bool {
+        true
+    }
 }
 
 /// What the report says about the analysed file (`target.file`).

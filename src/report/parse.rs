@@ -27,7 +27,7 @@ use super::chunked::{ArrayPieces, AtOnce};
 use super::fanout::{self, Replay};
 use super::iocs::{Int, Text};
 use super::iocs::{Iocs, Network, RawDropped, RawSignature, TextList, Ttps};
-use super::{AnalysisInfo, CallSink, Format, ProcessInfo, SampleInfo};
+use super::{AnalysisInfo, CallSink, Format, PlanPieces, ProcessInfo, SampleInfo};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::Value;
@@ -360,9 +360,12 @@ impl<'de> Visitor<'de> for SkipInPieces<'_> {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         // Checked on a lent core when there is one (only the first error matters).
-        let check = |piece: &[u8], _: &mut PieceScratch, _: &mut Vec<CallBuf>| check_piece(piece, 0).is_ok();
+        let check = |piece: &[u8], _: &mut PieceScratch, _: &mut Vec<CallBuf>, _: &mut ()| match check_piece(piece, 0) {
+            Ok(_) => Ok(0),
+            Err(_) => Err(0),
+        };
         let sequential = |_: &mut (), piece: &[u8], first: usize, _: Option<Replay>| check_piece(piece, first);
-        let no_calls = |_: &mut (), _: &mut CallBuf| Ok(());
+        let no_calls = |_: &mut (), _: &mut [CallBuf], _: &mut ()| Ok(());
         if let Some(r) = fanout::run(self.0, &mut (), check, no_calls, sequential) {
             return r.map_err(de::Error::custom);
         }
@@ -1083,10 +1086,15 @@ fn take_kept_calls<S: CallSink>(ctx: &mut Ctx<'_, S>) -> Option<Result<(), Strin
 fn take_calls_fanned<S: CallSink>(ctx: &mut Ctx<'_, S>, format: Format) -> Option<Result<(), String>> {
     let arrays = ctx.arrays?;
     let uncompared = ctx.sink.uncompared_fields();
-    let parse = move |piece: &[u8], scratch: &mut PieceScratch, out: &mut Vec<CallBuf>| {
-        parse_calls_piece(piece, format, uncompared, scratch, out)
+    let planner = ctx.sink.planner();
+    // Each call planned as it is parsed, on the thread that parses it.
+    let parse = move |piece: &[u8], scratch: &mut PieceScratch, out: &mut Vec<CallBuf>, plan: &mut S::Piece| {
+        planner.begin(plan);
+        parse_calls_piece(piece, format, uncompared, scratch, out, &mut |call| {
+            planner.call(call, plan)
+        })
     };
-    let sink = |ctx: &mut Ctx<'_, S>, call: &mut CallBuf| ctx.sink.call(call);
+    let sink = |ctx: &mut Ctx<'_, S>, calls: &mut [CallBuf], plan: &mut S::Piece| ctx.sink.piece(calls, plan);
     // Read here until a core is lent; a piece that failed on a helper is
     // read again here, for the same error at the same place and path.
     let sequential = |ctx: &mut Ctx<'_, S>, piece: &[u8], first: usize, replay: Option<Replay>| {
@@ -1127,38 +1135,46 @@ pub(crate) struct PieceScratch {
     spare: Vec<CallBuf>,
 }
 
-/// Parse a piece `[call, …]` into `out` (normalised, reusing its buffers):
-/// `out` holds the calls read, those before the error when it fails.
+/// Parse a piece `[call, …]`, handing each call (normalised) to `each`,
+/// and into `out` when `each` says so (reusing `out`'s buffers): the number
+/// of calls read, `Err` with those read before the error when it fails.
 fn parse_calls_piece(
     piece: &[u8],
     format: Format,
     uncompared: &'static [&'static str],
     scratch: &mut PieceScratch,
     out: &mut Vec<CallBuf>,
-) -> bool {
+    each: &mut dyn FnMut(&mut CallBuf) -> bool,
+) -> Result<usize, usize> {
     scratch.spare.append(out);
+    let mut read = 0;
     let ok = with_deserializer!(piece, |de| {
         let r = de.deserialize_seq(CollectCalls {
             scratch: &mut *scratch,
             format,
             uncompared,
             out: &mut *out,
+            each,
+            read: &mut read,
         });
         r.is_ok() && de.end().is_ok()
     });
     if !ok {
         scratch.canon.clear();
         scratch.path = JsonPath::default();
+        return Err(read);
     }
-    ok
+    Ok(read)
 }
 
-/// [`parse_calls_piece`]'s visitor: the calls of a piece, each into its own buffer.
+/// [`parse_calls_piece`]'s visitor: the calls of a piece, each to `each`.
 struct CollectCalls<'a> {
     scratch: &'a mut PieceScratch,
     format: Format,
     uncompared: &'static [&'static str],
     out: &'a mut Vec<CallBuf>,
+    each: &'a mut dyn FnMut(&mut CallBuf) -> bool,
+    read: &'a mut usize,
 }
 
 impl<'de> Visitor<'de> for CollectCalls<'_> {
@@ -1175,7 +1191,7 @@ impl<'de> Visitor<'de> for CollectCalls<'_> {
                 path: &mut s.path,
                 key: &mut s.key,
                 canon: &mut s.canon,
-                index: self.out.len(),
+                index: *self.read,
                 uncompared: self.uncompared,
             };
             if seq.next_element_seed(seed)?.is_none() {
@@ -1183,7 +1199,12 @@ impl<'de> Visitor<'de> for CollectCalls<'_> {
                 return Ok(());
             }
             normalise(&mut call, self.format);
-            self.out.push(call);
+            *self.read += 1;
+            if (self.each)(&mut call) {
+                self.out.push(call);
+            } else {
+                s.spare.push(call);
+            }
         }
     }
 }
@@ -1633,6 +1654,9 @@ mod tests {
     struct Log(Vec<String>);
 
     impl CallSink for Log {
+        type Piece = ();
+        type Planner = ();
+        fn planner(&self) {}
         fn begin_process(&mut self, p: &ProcessInfo) {
             self.0.push(format!("begin {p:?}"));
         }
@@ -1893,6 +1917,9 @@ mod tests {
     struct Refusing(Log, &'static str);
 
     impl CallSink for Refusing {
+        type Piece = ();
+        type Planner = ();
+        fn planner(&self) {}
         fn begin_process(&mut self, p: &ProcessInfo) {
             self.0.begin_process(p)
         }

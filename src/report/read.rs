@@ -579,6 +579,9 @@ mod tests {
 
     struct Nothing;
     impl CallSink for Nothing {
+        type Piece = ();
+        type Planner = ();
+        fn planner(&self) {}
         fn begin_process(&mut self, _: &super::super::ProcessInfo) {}
         fn call(&mut self, _: &mut super::super::CallBuf) -> Result<(), String> {
             Ok(())

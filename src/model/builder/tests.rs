@@ -305,10 +305,114 @@ fn delay() -> RawCall {
 // ---------------------------------------------------------------------------
 // Building and looking at graphs
 
+/// Build a report, and check that its calls handed over in pieces
+/// (planned not knowing the call before them) give the same graph.
 fn analyse_with(text: &str, cfg: &GraphConfig) -> Analysis {
     let mut file = tempfile::Builder::new().suffix(".json").tempfile().expect("temp file");
     file.write_all(text.as_bytes()).expect("write report");
-    build_report(file.path(), cfg, ReadLimits::default()).unwrap_or_else(|e| panic!("report failed: {e}\n{text}"))
+    let a =
+        build_report(file.path(), cfg, ReadLimits::default()).unwrap_or_else(|e| panic!("report failed: {e}\n{text}"));
+    pieces_agree(file.path(), cfg, &a.outcome);
+    a
+}
+
+/// A report's processes and calls as the parser hands them.
+#[derive(Default)]
+struct Recorded(Vec<(ProcessInfo, Vec<CallBuf>)>);
+
+impl CallSink for Recorded {
+    type Piece = ();
+    type Planner = ();
+    fn planner(&self) {}
+    fn begin_process(&mut self, p: &ProcessInfo) {
+        self.0.push((p.clone(), Vec::new()));
+    }
+    fn call(&mut self, c: &mut CallBuf) -> Result<(), String> {
+        if let Some((_, calls)) = self.0.last_mut() {
+            calls.push(std::mem::take(c));
+        }
+        Ok(())
+    }
+    fn end_process(&mut self) {}
+    fn uncompared_fields(&self) -> &'static [&'static str] {
+        crate::model::rules::UNCOMPARED
+    }
+}
+
+/// The graph of `recorded` with each process's first `alone` calls handed
+/// one by one and the rest in pieces of `size`, each planned apart (as on
+/// a helper thread).
+fn built_in_pieces(recorded: &Recorded, cfg: &GraphConfig, alone: usize, size: usize) -> Outcome {
+    let mut b = GraphBuilder::new(cfg);
+    for (info, calls) in &recorded.0 {
+        b.begin_process(info);
+        let (first, rest) = calls.split_at(alone.min(calls.len()));
+        for c in first {
+            CallSink::call(&mut b, &mut c.clone()).expect("call accepted");
+        }
+        let planner = b.planner();
+        for piece in rest.chunks(size) {
+            let mut plan = Plan::default();
+            crate::report::PlanPieces::begin(&planner, &mut plan);
+            for c in piece {
+                crate::report::PlanPieces::call(&planner, &mut c.clone(), &mut plan);
+            }
+            b.piece(&mut [], &mut plan).expect("piece accepted");
+        }
+        b.end_process();
+    }
+    b.finish()
+}
+
+/// The report at `path` built from pieces of 1, 2, 5 and 64 calls (after
+/// 0 or 3 calls handed one by one) gives `expected`.
+fn pieces_agree(path: &std::path::Path, cfg: &GraphConfig, expected: &Outcome) {
+    let mut recorded = Recorded::default();
+    crate::report::read_report(path, ReadLimits::default(), &mut recorded).expect("report read");
+    for (alone, size) in [(0, 1), (0, 2), (3, 5), (0, 64)] {
+        let got = built_in_pieces(&recorded, cfg, alone, size);
+        match (expected, &got) {
+            (Outcome::Built(a), Outcome::Built(b)) => {
+                assert!(a == b, "pieces of {size} after {alone}: graphs differ\n{a:?}\n{b:?}")
+            }
+            (Outcome::Built(_), _) | (Outcome::Empty, Outcome::Built(_)) => {
+                panic!("pieces of {size} after {alone}: {got:?}, expected {expected:?}")
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The real reports, in pieces of every size from 1 to 9 and planned apart,
+/// give the graphs one run of calls gives (C3 across pieces, lifetimes
+/// open when a piece starts, K1 on nodes linked in another piece).
+#[test]
+fn pieces_planned_apart_build_the_same_graph() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reports");
+    let cfg = GraphConfig::default();
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).expect("fixture reports") {
+        let path = entry.expect("entry").path();
+        let expected = build_report(&path, &cfg, ReadLimits::default())
+            .expect("report built")
+            .outcome;
+        if matches!(expected, Outcome::NoBehaviour) {
+            continue;
+        }
+        let mut recorded = Recorded::default();
+        crate::report::read_report(&path, ReadLimits::default(), &mut recorded).expect("report read");
+        for size in 1..=9 {
+            for alone in [0, 4] {
+                let got = built_in_pieces(&recorded, &cfg, alone, size);
+                match (&expected, &got) {
+                    (Outcome::Built(a), Outcome::Built(b)) => assert!(a == b, "{}: pieces of {size}", path.display()),
+                    _ => panic!("{}: {expected:?} / {got:?}", path.display()),
+                }
+            }
+        }
+        n += 1;
+    }
+    assert!(n >= 5, "{n} reports");
 }
 
 fn analyse(text: &str) -> Analysis {
