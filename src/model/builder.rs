@@ -80,7 +80,8 @@ struct ProcState {
 }
 
 /// A fast hasher for the builder's integer keys (node indices, never chosen
-/// by a report); string keys keep the standard, DoS-resistant one.
+/// by a report, and a plan's seeded hashes); string keys keep the standard,
+/// DoS-resistant one.
 #[derive(Default)]
 struct IndexHasher(u64);
 

@@ -15,11 +15,11 @@
 //! not held as parsed calls.
 
 use super::link::{handle_key, Linker, Planner, Scratch};
-use super::{address_of_arg, is_null_address, HandleKind};
+use super::{address_of_arg, is_null_address, HandleKind, IndexHasher};
 use crate::model::graph::{EdgeKind, NodeKind, NodeProps};
 use crate::report::{CallBuf, PlanPieces};
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, RandomState};
 
 /// A string in [`Plan::text`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,54 +114,17 @@ pub struct Plan {
     /// P1 was planned.
     listed: bool,
     /// Edges the piece reached (kind and its nodes, packed).
-    edges: HashSet<u64, BuildHasherDefault<Packed>>,
+    edges: HashSet<u64, BuildHasherDefault<IndexHasher>>,
     text: String,
     /// A handle node's key, being made.
     key: String,
     /// Hash of a node's key (or of a lifetime's handle value) → the node
     /// entered last with it (the others are chained by `next`).
-    index: HashMap<u64, u32, BuildHasherDefault<Identity>>,
+    index: HashMap<u64, u32, BuildHasherDefault<IndexHasher>>,
     /// The seed of those hashes, chosen at random (report text is hashed;
     /// equal hashes only make a chain longer, within one piece).
     seed: Seed,
     scratch: Scratch,
-}
-
-/// The index is keyed by hashes already: they are its hash.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = i;
-    }
-}
-
-/// Edges packed in a `u64` (node numbers of a piece, never chosen by a report).
-#[derive(Default)]
-struct Packed(u64);
-
-impl Hasher for Packed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u64(u64::from(*b));
-        }
-    }
-    fn write_u64(&mut self, i: u64) {
-        let h = (self.0 ^ i).wrapping_mul(MIX);
-        self.0 = h ^ (h >> 32);
-    }
 }
 
 /// A random seed, one per plan.
