@@ -70,6 +70,21 @@ enum HandleKind {
     Key,
 }
 
+impl HandleKind {
+    /// The kind of the node a handle of this kind links to.
+    fn node_kind(self) -> NodeKind {
+        match self {
+            HandleKind::File => NodeKind::FileHandle,
+            HandleKind::Key => NodeKind::KeyHandle,
+        }
+    }
+}
+
+/// M3: a new module node's address, from the call that makes it.
+fn module_address(call: &CallBuf) -> Option<String> {
+    call.arg("module_address").and_then(address_of_arg)
+}
+
 /// State of the process whose calls are being read.
 struct ProcState {
     info: ProcessInfo,
@@ -268,19 +283,20 @@ impl Whole<'_> {
     /// edge already (then `proc-api`, and S1), else undo it if the call
     /// made it (then `false`).
     fn kept(&mut self, api: usize, linked: bool) -> bool {
-        let Some(state) = self.current.as_mut() else {
+        // P1 made the process's node before any call of it was linked.
+        let Some(proc_node) = self.current.as_ref().and_then(|s| s.node) else {
             return true;
         };
-        let (Some(proc_node), true) = (state.node, linked || self.degree[api] > 0) else {
+        if !linked && self.degree[api] == 0 {
             if self.api_created {
                 self.remove_last_node(api);
                 return false;
             }
             return true;
-        };
-        // S1
-        let prev = state.last_api.replace(api);
+        }
         self.edge(EdgeKind::ProcApi, proc_node, api, None);
+        // S1
+        let prev = self.current.as_mut().and_then(|s| s.last_api.replace(api));
         if self.cfg.sequence_edges {
             if let Some(prev) = prev {
                 self.edge(EdgeKind::ApiApi, prev, api, None);
@@ -458,16 +474,13 @@ impl Linker for Whole<'_> {
     fn module(&mut self, identity: &str, call: &CallBuf) -> usize {
         self.node(NodeKind::Module, identity, || NodeProps::Module {
             name: identity.to_owned(),
-            address: call.arg("module_address").and_then(address_of_arg),
+            address: module_address(call),
         })
         .0
     }
 
     fn handle(&mut self, kind: HandleKind, address: &str, lower: &str, path: Option<&str>, pid: i64) -> usize {
-        let node_kind = match kind {
-            HandleKind::File => NodeKind::FileHandle,
-            HandleKind::Key => NodeKind::KeyHandle,
-        };
+        let node_kind = kind.node_kind();
         let null = is_null_address(address);
         let made = |w: &mut Self| {
             let mut key = std::mem::take(&mut w.key);

@@ -15,7 +15,7 @@
 //! not held as parsed calls.
 
 use super::link::{handle_key, Linker, Planner, Scratch};
-use super::{address_of_arg, is_null_address, HandleKind, IndexHasher};
+use super::{is_null_address, module_address, HandleKind, IndexHasher};
 use crate::model::graph::{EdgeKind, NodeKind, NodeProps};
 use crate::report::{CallBuf, PlanPieces};
 use std::collections::{HashMap, HashSet};
@@ -289,7 +289,7 @@ impl Plan {
     fn open_lifetime(&self, kind: HandleKind, address: &str) -> Option<u32> {
         let h = self.hash(Self::lifetime_tag(kind), address);
         self.find(h, |l| {
-            l.open && l.lifetime.is_some_and(|a| self.str(a) == address) && l.kind == handle_node_kind(kind)
+            l.open && l.lifetime.is_some_and(|a| self.str(a) == address) && l.kind == kind.node_kind()
         })
     }
 
@@ -303,7 +303,7 @@ impl Plan {
             address,
             path: path.map(|p| self.push(p)),
         };
-        self.enter(h, handle_node_kind(kind), key, props, Some(address))
+        self.enter(h, kind.node_kind(), key, props, Some(address))
     }
 
     /// H5: the piece's lifetimes of `address` end.
@@ -341,13 +341,6 @@ impl Plan {
                 pid: self.pid,
             },
         }
-    }
-}
-
-fn handle_node_kind(kind: HandleKind) -> NodeKind {
-    match kind {
-        HandleKind::File => NodeKind::FileHandle,
-        HandleKind::Key => NodeKind::KeyHandle,
     }
 }
 
@@ -406,10 +399,7 @@ impl Linker for Plan {
 
     fn module(&mut self, identity: &str, call: &CallBuf) -> u32 {
         self.keyed(NodeKind::Module, identity, |plan| LocalProps::Module {
-            address: call
-                .arg("module_address")
-                .and_then(address_of_arg)
-                .map(|a| plan.push(&a)),
+            address: module_address(call).map(|a| plan.push(&a)),
         })
     }
 
@@ -417,7 +407,7 @@ impl Linker for Plan {
         let mut key = std::mem::take(&mut self.key);
         let node = if is_null_address(address) {
             handle_key(&mut key, pid, "", lower);
-            self.keyed(handle_node_kind(kind), &key, |plan| LocalProps::Handle {
+            self.keyed(kind.node_kind(), &key, |plan| LocalProps::Handle {
                 address: plan.push(address),
                 path: path.map(|p| plan.push(p)),
             })
