@@ -326,12 +326,11 @@ struct Slot<Q> {
 enum State<Q> {
     Queued,
     Parsing,
-    /// Parsed: `read` calls (all of them when `ok`).
+    /// Parsed: the calls read (`Err`: those before the piece failed).
     Done {
         calls: Vec<CallBuf>,
         piece: Q,
-        read: usize,
-        ok: bool,
+        read: Result<usize, usize>,
     },
 }
 
@@ -377,11 +376,7 @@ impl<Q: Default> Queue<Q> {
     fn done(&mut self, n: usize, text: Vec<u8>, calls: Vec<CallBuf>, piece: Q, read: Result<usize, usize>) {
         let slot = &mut self.slots[n - self.front];
         slot.text = text;
-        let (read, ok) = match read {
-            Ok(n) => (n, true),
-            Err(n) => (n, false),
-        };
-        slot.state = State::Done { calls, piece, read, ok };
+        slot.state = State::Done { calls, piece, read };
     }
 }
 
@@ -560,7 +555,6 @@ where
             mut calls,
             mut piece,
             read,
-            ok,
         } = slot.state
         else {
             return Ok(());
@@ -572,10 +566,13 @@ where
             };
             return Err(self.replayed(&slot.text[slot.span], start, replay));
         }
-        if !ok {
-            let replay = Replay { skip: read, fail: None };
-            return Err(self.replayed(&slot.text[slot.span], start, replay));
-        }
+        let read = match read {
+            Ok(read) => read,
+            Err(skip) => {
+                let replay = Replay { skip, fail: None };
+                return Err(self.replayed(&slot.text[slot.span], start, replay));
+            }
+        };
         self.index += read;
         let mut queue = self.shared.lock();
         queue.spare_calls.push(calls);
