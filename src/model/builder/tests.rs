@@ -367,16 +367,26 @@ fn built_in_pieces(recorded: &Recorded, cfg: &GraphConfig, alone: usize, size: u
 /// The report at `path` built from pieces of 1, 2, 5 and 64 calls (after
 /// 0 or 3 calls handed one by one) gives `expected`.
 fn pieces_agree(path: &std::path::Path, cfg: &GraphConfig, expected: &Outcome) {
+    pieces_agree_in(path, cfg, expected, &[(0, 1), (0, 2), (3, 5), (0, 64)]);
+}
+
+/// The report at `path` built from pieces of `size` calls after `alone`
+/// calls handed one by one, for each `(alone, size)`, gives `expected`.
+fn pieces_agree_in(path: &std::path::Path, cfg: &GraphConfig, expected: &Outcome, cases: &[(usize, usize)]) {
     let mut recorded = Recorded::default();
     crate::report::read_report(path, ReadLimits::default(), &mut recorded).expect("report read");
-    for (alone, size) in [(0, 1), (0, 2), (3, 5), (0, 64)] {
+    let at = path.display();
+    for &(alone, size) in cases {
         let got = built_in_pieces(&recorded, cfg, alone, size);
         match (expected, &got) {
             (Outcome::Built(a), Outcome::Built(b)) => {
-                assert!(a == b, "pieces of {size} after {alone}: graphs differ\n{a:?}\n{b:?}")
+                assert!(
+                    a == b,
+                    "{at}: pieces of {size} after {alone}: graphs differ\n{a:?}\n{b:?}"
+                )
             }
             (Outcome::Built(_), _) | (Outcome::Empty, Outcome::Built(_)) => {
-                panic!("pieces of {size} after {alone}: {got:?}, expected {expected:?}")
+                panic!("{at}: pieces of {size} after {alone}: {got:?}, expected {expected:?}")
             }
             _ => {}
         }
@@ -390,6 +400,7 @@ fn pieces_agree(path: &std::path::Path, cfg: &GraphConfig, expected: &Outcome) {
 fn pieces_planned_apart_build_the_same_graph() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/reports");
     let cfg = GraphConfig::default();
+    let cases: Vec<(usize, usize)> = (1..=9).flat_map(|size| [(0, size), (4, size)]).collect();
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).expect("fixture reports") {
         let path = entry.expect("entry").path();
@@ -399,17 +410,12 @@ fn pieces_planned_apart_build_the_same_graph() {
         if matches!(expected, Outcome::NoBehaviour) {
             continue;
         }
-        let mut recorded = Recorded::default();
-        crate::report::read_report(&path, ReadLimits::default(), &mut recorded).expect("report read");
-        for size in 1..=9 {
-            for alone in [0, 4] {
-                let got = built_in_pieces(&recorded, &cfg, alone, size);
-                match (&expected, &got) {
-                    (Outcome::Built(a), Outcome::Built(b)) => assert!(a == b, "{}: pieces of {size}", path.display()),
-                    _ => panic!("{}: {expected:?} / {got:?}", path.display()),
-                }
-            }
-        }
+        assert!(
+            matches!(expected, Outcome::Built(_)),
+            "{}: {expected:?}",
+            path.display()
+        );
+        pieces_agree_in(&path, &cfg, &expected, &cases);
         n += 1;
     }
     assert!(n >= 5, "{n} reports");
